@@ -1,0 +1,141 @@
+/**
+ * The one configuration schema of ddwf. Every process (`services/main.ts`, `admin-api/main.ts`,
+ * `infra/local/start.ts`) calls `loadConfig(process.env)` once at start and passes the result down.
+ * Nothing here reads the environment at import time.
+ */
+import { z } from "zod";
+
+const port = z.coerce
+  .number({ error: "must be a port number" })
+  .int("must be a whole number")
+  .min(0, "must be between 0 and 65535")
+  .max(65535, "must be between 0 and 65535");
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .transform((value) => value.replace(/\/+$/, ""));
+
+const flag = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const positiveInt = z.coerce.number({ error: "must be a number" }).int("must be a whole number").positive("must be positive");
+
+/**
+ * Each key is the environment variable's name. The README's configuration table is checked
+ * against this object by a test, so a variable added here without documentation fails CI.
+ */
+export const configSchema = z.object({
+  /** Log threshold for the JSON logs of every process. */
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Restate ingress, where workflows are invoked. */
+  RESTATE_INGRESS_URL: httpUrl.default("http://127.0.0.1:8080"),
+  /** Restate admin API (registration, introspection, operator actions). */
+  RESTATE_ADMIN_URL: httpUrl.optional(),
+  /** Bearer token for the admin API and ingress when Restate sits behind authentication. */
+  RESTATE_AUTH_TOKEN: z.string().min(1, "must not be empty").optional(),
+  /** Port the worker's Restate endpoint listens on. */
+  WORKER_PORT: port.default(9080),
+  /** Interface the worker endpoint binds to. */
+  WORKER_HOST: z.string().min(1).default("127.0.0.1"),
+  /** URL Restate uses to reach the worker endpoint; defaults to http://WORKER_HOST:WORKER_PORT. */
+  WORKER_ADVERTISED_URL: httpUrl.optional(),
+  /** Register the worker endpoint with the Restate admin API on start. */
+  WORKER_AUTO_REGISTER: flag.default(true),
+  /** How long registration keeps retrying while the admin API does not answer. */
+  WORKER_REGISTRATION_TIMEOUT_MS: positiveInt.default(60_000),
+  /** Port of the worker's ops server: /health/live, /health/ready, /metrics. */
+  OPS_PORT: port.default(9464),
+  /** Port of the operator API (DAPI); its health and metrics are served on the same port. */
+  DAPI_PORT: port.default(3000),
+  /** Interface the DAPI and the ops server bind to. */
+  HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  /** First operator API key, stored hashed at DAPI start (created when missing). */
+  DAPI_BOOTSTRAP_API_KEY: z.string().min(24, "must be at least 24 characters").optional(),
+  /** EVM JSON-RPC endpoint. */
+  CHAIN_RPC_URL: httpUrl.optional(),
+  /** Chain id expected at CHAIN_RPC_URL. */
+  CHAIN_ID: positiveInt.default(31337),
+  /** PostgreSQL connection string; when unset an embedded PGlite database is used. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  /** Data folder of the embedded PGlite database, or `memory://` for a throw-away one. */
+  PGLITE_DATA_DIR: z.string().min(1).default(".data/pglite"),
+  /** Largest number of pooled connections each process opens to PostgreSQL. */
+  DATABASE_POOL_SIZE: positiveInt.max(100, "must be at most 100").default(10),
+  /** Folder for local state of `npm start` (Restate data, PGlite, anvil state). */
+  DATA_DIR: z.string().min(1).default(".data"),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+type ParsedConfig = z.output<typeof configSchema>;
+
+/** The configuration after defaults are applied; URLs that have defaults are always present. */
+export type Config = Omit<ParsedConfig, "RESTATE_ADMIN_URL" | "CHAIN_RPC_URL" | "WORKER_ADVERTISED_URL"> & {
+  RESTATE_ADMIN_URL: string;
+  CHAIN_RPC_URL: string;
+  WORKER_ADVERTISED_URL: string;
+  /** Which URLs were given explicitly; `npm start` skips starting what is configured. */
+  explicit: { restateAdmin: boolean; chainRpc: boolean; database: boolean };
+};
+
+export const configVariables = Object.keys(configSchema.shape) as (keyof ParsedConfig)[];
+
+export const DEFAULT_RESTATE_ADMIN_URL = "http://127.0.0.1:9070";
+export const DEFAULT_CHAIN_RPC_URL = "http://127.0.0.1:8545";
+
+export class ConfigError extends Error {
+  readonly code = "CONFIG_INVALID";
+  readonly problems: { variable: string; problem: string }[];
+  constructor(problems: { variable: string; problem: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.problem}`).join("\n")}`,
+    );
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/**
+ * Parses the environment once. Empty strings count as unset, so `FOO=` in a compose file does not
+ * override a default. Throws `ConfigError` naming every bad variable at once.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const relevant: Record<string, string> = {};
+  for (const name of configVariables) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== "") relevant[name] = value.trim();
+  }
+  const result = configSchema.safeParse(relevant);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? "(environment)");
+      const given = relevant[variable];
+      const shown = given === undefined ? "" : ` (got ${JSON.stringify(redactValue(variable, given))})`;
+      return { variable, problem: `${issue.message}${shown}` };
+    });
+    throw new ConfigError(problems);
+  }
+  const parsed = result.data;
+  return {
+    ...parsed,
+    RESTATE_ADMIN_URL: parsed.RESTATE_ADMIN_URL ?? DEFAULT_RESTATE_ADMIN_URL,
+    CHAIN_RPC_URL: parsed.CHAIN_RPC_URL ?? DEFAULT_CHAIN_RPC_URL,
+    WORKER_ADVERTISED_URL:
+      parsed.WORKER_ADVERTISED_URL ?? `http://${parsed.WORKER_HOST}:${parsed.WORKER_PORT}`,
+    explicit: {
+      restateAdmin: parsed.RESTATE_ADMIN_URL !== undefined,
+      chainRpc: parsed.CHAIN_RPC_URL !== undefined,
+      database: parsed.DATABASE_URL !== undefined,
+    },
+  };
+}
+
+/** Secrets never appear in error messages, not even when they are the bad value. */
+function redactValue(variable: string, value: string): string {
+  if (/KEY|TOKEN|SECRET|PASSWORD/.test(variable)) return "<redacted>";
+  if (variable === "DATABASE_URL") return value.replace(/\/\/[^@/]*@/, "//REDACTED@");
+  return value;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../shared/config.ts";
+
+describe("loadConfig", () => {
+  it("applies the documented defaults to an empty environment", () => {
+    const config = loadConfig({});
+    expect(config.RESTATE_INGRESS_URL).toBe("http://127.0.0.1:8080");
+    expect(config.RESTATE_ADMIN_URL).toBe("http://127.0.0.1:9070");
+    expect(config.WORKER_PORT).toBe(9080);
+    expect(config.DAPI_PORT).toBe(3000);
+    expect(config.OPS_PORT).toBe(9464);
+    expect(config.CHAIN_RPC_URL).toBe("http://127.0.0.1:8545");
+    expect(config.CHAIN_ID).toBe(31337);
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.explicit).toEqual({ restateAdmin: false, chainRpc: false, database: false });
+  });
+
+  it("derives the advertised worker URL from host and port", () => {
+    expect(loadConfig({ WORKER_PORT: "9999" }).WORKER_ADVERTISED_URL).toBe("http://127.0.0.1:9999");
+  });
+
+  it("names every bad variable and why in one error", () => {
+    let caught: unknown;
+    try {
+      loadConfig({ WORKER_PORT: "ninety", RESTATE_ADMIN_URL: "ftp://nope", WORKER_AUTO_REGISTER: "maybe" });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.problems.map((p) => p.variable).sort()).toEqual(["RESTATE_ADMIN_URL", "WORKER_AUTO_REGISTER", "WORKER_PORT"]);
+    expect(error.message).toContain("WORKER_PORT");
+    expect(error.message).toContain('"ninety"');
+    expect(error.message).toContain("must be true or false");
+  });
+
+  it("never repeats a secret value in its error message", () => {
+    expect(() => loadConfig({ DAPI_BOOTSTRAP_API_KEY: "short-secret" })).toThrowError(/DAPI_BOOTSTRAP_API_KEY.*<redacted>/);
+    expect(() => loadConfig({ DAPI_BOOTSTRAP_API_KEY: "short-secret" })).not.toThrowError(/short-secret/);
+  });
+
+  it("redacts the password of a malformed database URL", () => {
+    expect(() => loadConfig({ DATABASE_URL: "mysql://user:hunter2@db/x" })).not.toThrowError(/hunter2/);
+  });
+
+  it("treats empty variables as unset so compose files can leave them blank", () => {
+    expect(loadConfig({ DATABASE_URL: "", CHAIN_RPC_URL: " " }).explicit).toEqual({ restateAdmin: false, chainRpc: false, database: false });
+  });
+
+  it("marks configured external parts as explicit so npm start skips them", () => {
+    const config = loadConfig({
+      RESTATE_ADMIN_URL: "http://restate:9070/",
+      CHAIN_RPC_URL: "http://chain:8545",
+      DATABASE_URL: "postgres://postgres@db:5432/ddwf",
+    });
+    expect(config.explicit).toEqual({ restateAdmin: true, chainRpc: true, database: true });
+    expect(config.RESTATE_ADMIN_URL).toBe("http://restate:9070");
+  });
+});
