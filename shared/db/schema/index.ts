@@ -1,0 +1,6 @@
+export * from "./transactions.ts";
+export * from "./operations-audit-log.ts";
+export * from "./api-keys.ts";
+export * from "./webhooks.ts";
+export * from "./dead-letters.ts";
+export * from "./canary-steps.ts";
