@@ -1,0 +1,159 @@
+/**
+ * `npm start`: the whole ddwf stack on one machine, from nothing but `npm install`.
+ *
+ * Starts, as children it owns (stopped by PID on Ctrl-C): restate-server (restate.toml, data in
+ * .data/restate) and anvil (chain 31337, state in .data/anvil), and serves the embedded PGlite
+ * database itself (.data/pglite); then the worker and the DAPI as separate processes sharing that
+ * database. Anything whose URL is configured (RESTATE_ADMIN_URL, CHAIN_RPC_URL, DATABASE_URL) is
+ * used as it is instead of being started. A second start finds the state of the first.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { ConfigError, loadConfig, type Config } from "../../shared/config.ts";
+import { connectDatabase, EMBEDDED_URL_MARKER } from "../../shared/db/client.ts";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../shared/db/embedded/start-embedded-postgres.ts";
+import { migrateDatabase } from "../../shared/db/migrate.ts";
+import { countActiveApiKeys } from "../../shared/db/repositories/api-keys.ts";
+import { EXIT_CONFIG_INVALID } from "../../shared/process/run-process.ts";
+import { startAnvil } from "./anvil.ts";
+import { startManagedProcess, type ManagedProcess } from "./managed-process.ts";
+import { startRestateServer } from "./restate-server.ts";
+import { waitFor } from "./wait-for.ts";
+
+type Stoppable = { name: string; stop(): Promise<void> };
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    process.stderr.write(`ddwf: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof ConfigError ? EXIT_CONFIG_INVALID : 1);
+  }
+  const dataDir = resolve(config.DATA_DIR);
+  const logDir = join(dataDir, "logs");
+  await mkdir(logDir, { recursive: true });
+  const owned: Stoppable[] = [];
+  let shuttingDown = false;
+
+  const shutdown = async (reason: string, exitCode: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    say(`ddwf: stopping (${reason})`);
+    for (const part of [...owned].reverse()) {
+      await part.stop().catch((error: unknown) => say(`ddwf: stopping ${part.name} failed: ${String(error)}`));
+    }
+    say("ddwf: stopped");
+    process.exit(exitCode);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT", 0));
+  process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
+
+  try {
+    const childEnv: Record<string, string> = {};
+
+    if (!config.explicit.restateAdmin) {
+      say("ddwf: starting restate-server (restate.toml, data in .data/restate)");
+      const restate = await startRestateServer({
+        baseDir: join(dataDir, "restate"),
+        configFile: resolve("restate.toml"),
+        logFile: join(logDir, "restate-server.log"),
+      });
+      owned.push({ name: "restate-server", stop: restate.stop });
+      watch(restate.process, shutdown);
+      childEnv.RESTATE_ADMIN_URL = restate.adminUrl;
+      childEnv.RESTATE_INGRESS_URL = restate.ingressUrl;
+    }
+
+    if (!config.explicit.chainRpc) {
+      const port = Number(new URL(config.CHAIN_RPC_URL).port);
+      say(`ddwf: starting anvil (chain ${config.CHAIN_ID}, state in .data/anvil)`);
+      await mkdir(join(dataDir, "anvil"), { recursive: true });
+      const anvil = await startAnvil({
+        port,
+        chainId: config.CHAIN_ID,
+        stateFile: join(dataDir, "anvil", "state.json"),
+        logFile: join(logDir, "anvil.log"),
+      });
+      owned.push({ name: "anvil", stop: anvil.stop });
+      watch(anvil.process, shutdown);
+      childEnv.CHAIN_RPC_URL = anvil.rpcUrl;
+    }
+
+    let databaseUrl = config.DATABASE_URL;
+    if (!databaseUrl) {
+      say(`ddwf: serving the embedded database (PGlite in ${config.PGLITE_DATA_DIR})`);
+      const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: config.PGLITE_DATA_DIR });
+      owned.push({ name: "embedded database", stop: embedded.stop });
+      databaseUrl = `${embedded.url}?${EMBEDDED_URL_MARKER}`;
+    }
+    childEnv.DATABASE_URL = databaseUrl;
+
+    // Migrate once here, before two processes race to do it.
+    const migrator = connectDatabase({ url: databaseUrl, poolSize: 2, embedded: databaseUrl.includes(EMBEDDED_URL_MARKER) });
+    await migrateDatabase(migrator.sql);
+    let printedKey: string | undefined;
+    if (!config.DAPI_BOOTSTRAP_API_KEY && (await countActiveApiKeys(migrator.db)) === 0) {
+      printedKey = `ddwf_dev_${randomBytes(24).toString("base64url")}`;
+      childEnv.DAPI_BOOTSTRAP_API_KEY = printedKey;
+    }
+    await migrator.close();
+
+    const worker = startChild("worker", "services/main.ts", childEnv, logDir);
+    owned.push(worker);
+    watch(worker.process, shutdown);
+    const dapi = startChild("dapi", "admin-api/main.ts", childEnv, logDir);
+    owned.push(dapi);
+    watch(dapi.process, shutdown);
+
+    const hostUrl = (port: number) => `http://${config.HTTP_HOST}:${port}`;
+    const abort = Promise.race([worker.process.exited, dapi.process.exited]).then(() => "a child process exited; see .data/logs");
+    await Promise.all([
+      waitFor("the worker to be ready", () => isReady(`${hostUrl(config.OPS_PORT)}/health/ready`), { timeoutMs: 120_000, abort }),
+      waitFor("the DAPI to be ready", () => isReady(`${hostUrl(config.DAPI_PORT)}/health/ready`), { timeoutMs: 120_000, abort }),
+    ]);
+
+    const ingress = childEnv.RESTATE_INGRESS_URL ?? config.RESTATE_INGRESS_URL;
+    const admin = childEnv.RESTATE_ADMIN_URL ?? config.RESTATE_ADMIN_URL;
+    say("");
+    say(`  Restate ingress   ${ingress}`);
+    say(`  Restate admin     ${admin}`);
+    say(`  Chain RPC         ${childEnv.CHAIN_RPC_URL ?? config.CHAIN_RPC_URL} (chain ${config.CHAIN_ID})`);
+    say(`  Database          ${config.DATABASE_URL ? "DATABASE_URL" : databaseUrl}`);
+    say(`  Worker endpoint   ${config.WORKER_ADVERTISED_URL}`);
+    say(`  Worker ops        ${hostUrl(config.OPS_PORT)}/health/ready  ${hostUrl(config.OPS_PORT)}/metrics`);
+    say(`  DAPI              ${hostUrl(config.DAPI_PORT)}`);
+    say(`  Logs              ${logDir}`);
+    if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);
+    say("");
+    say(`ddwf ready: worker and DAPI are up (Ctrl-C stops everything)`);
+  } catch (error) {
+    say(`ddwf: start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+    await shutdown("start-up failed", 1);
+  }
+}
+
+function startChild(name: string, entry: string, env: Record<string, string>, logDir: string): Stoppable & { process: ManagedProcess } {
+  const child = startManagedProcess({
+    name,
+    command: process.execPath,
+    args: [resolve(entry)],
+    env,
+    output: join(logDir, `${name}.log`),
+  });
+  return { name, process: child, stop: () => child.stop({ graceMs: 10_000 }) };
+}
+
+function watch(child: ManagedProcess, shutdown: (reason: string, code: number) => Promise<void>): void {
+  void child.exited.then(({ code, signal }) => shutdown(`${child.name} exited unexpectedly (${code ?? signal})`, 1));
+}
+
+async function isReady(url: string): Promise<boolean> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+  return response.status === 200;
+}
+
+await main();

@@ -1,0 +1,92 @@
+/**
+ * Binds every ddwf service to one Restate endpoint. Dependencies come in; nothing is read from the
+ * environment here.
+ */
+import * as http2 from "node:http2";
+import * as restate from "@restatedev/restate-sdk";
+import type { Hex } from "viem";
+import type { Database } from "../shared/db/client.ts";
+import { recordCanaryStep } from "../shared/db/repositories/canary-steps.ts";
+import type { ChainRegistry } from "../shared/evm/chain-access.ts";
+import type { IndexerSource } from "../shared/evm/indexer-source.ts";
+import type { Logger } from "../shared/logger.ts";
+import { createRestateLogTransport } from "../shared/logger.ts";
+import type { SignerRegistry } from "../shared/signers/signer-registry.ts";
+import type { EngineMetrics } from "../shared/telemetry/engine-metrics.ts";
+import { createTransactionProcessor } from "./transaction-processor/object.ts";
+import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
+import { createTransactionExecutionWorkflow } from "./workflows/transaction-execution/workflow.ts";
+
+export type TransactionSettings = {
+  confirmations: number;
+  pollIntervalMs: number;
+  stuckAfterMs: number;
+  preBroadcastRetryMs: number;
+  attributionSuffix: Hex;
+  feeBumpPercent: number;
+  maxFeePerGasGwei: number;
+};
+
+export type EndpointDependencies = {
+  db: Database;
+  logger: Logger;
+  chains: ChainRegistry;
+  signers: SignerRegistry;
+  indexer: IndexerSource;
+  metrics: EngineMetrics;
+  transactions: TransactionSettings;
+};
+
+export function createServices(dependencies: EndpointDependencies) {
+  const { db, chains, signers, metrics, transactions } = dependencies;
+  return [
+    createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step) }),
+    createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
+    createTransactionProcessor({
+      chains,
+      signers,
+      settings: {
+        feeBumpPercent: transactions.feeBumpPercent,
+        maxFeePerGasGwei: transactions.maxFeePerGasGwei,
+        broadcastRetryMs: transactions.preBroadcastRetryMs,
+      },
+    }),
+  ];
+}
+
+export type RunningEndpoint = { port: number; serviceNames: string[]; close(): Promise<void> };
+
+export async function listenEndpoint(
+  dependencies: EndpointDependencies,
+  parameters: { port: number; host: string },
+): Promise<RunningEndpoint> {
+  const services = createServices(dependencies);
+  const handler = restate.createEndpointHandler({
+    services,
+    logger: createRestateLogTransport(dependencies.logger),
+  });
+  const server = http2.createServer(handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(parameters.port, parameters.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : parameters.port;
+  return {
+    port,
+    serviceNames: services.map((service) => service.name),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const session of sessions) session.close();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The worker process: ops server first (so liveness answers at once), then telemetry, database and
+ * migrations, the Restate endpoint, and registration. `/health/ready` turns 200 when all are done.
+ */
+import type { Config } from "../shared/config.ts";
+import { openDatabase, type DatabaseHandle } from "../shared/db/client.ts";
+import { migrateDatabase } from "../shared/db/migrate.ts";
+import { createOpsRoutes } from "../shared/http/ops-routes.ts";
+import { listen, type RunningHttpServer } from "../shared/http/listen.ts";
+import { createReadiness } from "../shared/http/readiness.ts";
+import { createLogger, type Logger } from "../shared/logger.ts";
+import { createRestateAdminClient } from "../shared/restate/admin-client.ts";
+import { createTelemetry } from "../shared/telemetry/telemetry.ts";
+import { createWorkerMetrics } from "../shared/telemetry/worker-metrics.ts";
+import { createChainAccess, createChainRegistry } from "../shared/evm/chain-access.ts";
+import { createChainHeadIndexerSource, createHttpIndexerSource } from "../shared/evm/indexer-source.ts";
+import { createSignerRegistry } from "../shared/signers/signer-registry.ts";
+import { createEngineMetrics } from "../shared/telemetry/engine-metrics.ts";
+import type { Hex } from "viem";
+import { listenEndpoint, type RunningEndpoint } from "./endpoint.ts";
+import { registerEndpoint } from "./registration/register-endpoint.ts";
+
+export const WORKER_STARTUP_STEPS = ["telemetry", "database", "endpoint", "registration"] as const;
+
+export type RunningWorker = {
+  opsPort: number;
+  endpointPort: number;
+  deploymentId: string | null;
+  database: DatabaseHandle;
+  stop(): Promise<void>;
+};
+
+export async function startWorker(config: Config, options?: { logger?: Logger }): Promise<RunningWorker> {
+  const startedAt = performance.now();
+  const logger = options?.logger ?? createLogger({ service: "ddwf-worker", level: config.LOG_LEVEL });
+  const readiness = createReadiness(WORKER_STARTUP_STEPS);
+  const telemetry = createTelemetry({ serviceName: "ddwf-worker" });
+  const metrics = createWorkerMetrics(telemetry.meter);
+  readiness.done("telemetry");
+
+  const cleanups: (() => Promise<void>)[] = [() => telemetry.shutdown()];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.warn("shutdown step failed", { error }));
+  };
+
+  let ops: RunningHttpServer;
+  try {
+    ops = await listen(createOpsRoutes({ service: "ddwf-worker", readiness, renderMetrics: telemetry.renderMetrics }), {
+      port: config.OPS_PORT,
+      host: config.HTTP_HOST,
+    });
+    cleanups.push(() => ops.close());
+    logger.info("ops server listening", { port: ops.port });
+
+    const database = await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      pgliteDataDir: config.PGLITE_DATA_DIR,
+      poolSize: config.DATABASE_POOL_SIZE,
+    });
+    cleanups.push(() => database.close());
+    await migrateDatabase(database.sql);
+    readiness.done("database");
+    logger.info("database ready", { kind: database.kind });
+
+    const chains = createChainRegistry([createChainAccess({ rpcUrl: config.CHAIN_RPC_URL, chainId: config.CHAIN_ID })]);
+    const endpoint: RunningEndpoint = await listenEndpoint(
+      {
+        db: database.db,
+        logger,
+        chains,
+        signers: createSignerRegistry({ privateKeys: config.SIGNER_DEV_KEYS }),
+        indexer: config.INDEXER_STATUS_URL ? createHttpIndexerSource(config.INDEXER_STATUS_URL) : createChainHeadIndexerSource(chains),
+        metrics: createEngineMetrics(telemetry.meter),
+        transactions: {
+          confirmations: config.TX_CONFIRMATIONS,
+          pollIntervalMs: config.TX_RECEIPT_POLL_INTERVAL_MS,
+          stuckAfterMs: config.TX_STUCK_AFTER_MS,
+          preBroadcastRetryMs: config.TX_PREBROADCAST_RETRY_BUDGET_MS,
+          attributionSuffix: config.TX_ATTRIBUTION_SUFFIX as Hex,
+          feeBumpPercent: config.TX_FEE_BUMP_PERCENT,
+          maxFeePerGasGwei: config.TX_MAX_FEE_PER_GAS_GWEI,
+        },
+      },
+      { port: config.WORKER_PORT, host: config.WORKER_HOST },
+    );
+    cleanups.push(() => endpoint.close());
+    metrics.setServicesBound(endpoint.serviceNames.length);
+    readiness.done("endpoint");
+    logger.info("restate endpoint listening", { port: endpoint.port, services: endpoint.serviceNames });
+
+    let deploymentId: string | null = null;
+    if (config.WORKER_AUTO_REGISTER) {
+      const admin = createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN });
+      const registration = await registerEndpoint({
+        admin,
+        uri: config.WORKER_ADVERTISED_URL,
+        timeoutMs: config.WORKER_REGISTRATION_TIMEOUT_MS,
+        logger,
+        onAttempt: metrics.recordRegistration,
+      });
+      deploymentId = registration.deploymentId;
+    } else {
+      metrics.recordRegistration("skipped");
+      logger.info("endpoint registration skipped (WORKER_AUTO_REGISTER=false)");
+    }
+    readiness.done("registration");
+
+    const startupMs = performance.now() - startedAt;
+    metrics.recordStartupDuration(startupMs);
+    logger.info("worker ready", { startupMs: Math.round(startupMs), endpoint: config.WORKER_ADVERTISED_URL, deploymentId });
+    return { opsPort: ops.port, endpointPort: endpoint.port, deploymentId, database, stop };
+  } catch (error) {
+    const pending = readiness.snapshot().pending[0];
+    if (pending) readiness.fail(pending, error instanceof Error ? error.message : String(error));
+    await stop();
+    throw error;
+  }
+}

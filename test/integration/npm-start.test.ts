@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { freePort } from "../../infra/local/free-port.ts";
+import { waitFor } from "../../infra/local/wait-for.ts";
+
+const stack = inject("stack");
+
+type StartRun = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
+
+function runStart(env: Record<string, string>): StartRun {
+  const child = spawn(process.execPath, [resolve("infra/local/start.ts")], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  return { child, output: () => output, exited };
+}
+
+async function isDead(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+describe("npm start", () => {
+  it("starts the worker and the DAPI on an embedded database, stops them on Ctrl-C, and finds its state again", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "ddwf-start-"));
+    const [workerPort, opsPort, dapiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const env = {
+      // Restate and the chain come from the test stack, so start.ts skips starting them.
+      RESTATE_ADMIN_URL: stack.restateAdminUrl,
+      RESTATE_INGRESS_URL: stack.restateIngressUrl,
+      CHAIN_RPC_URL: stack.chainRpcUrl,
+      DATA_DIR: dataDir,
+      PGLITE_DATA_DIR: join(dataDir, "pglite"),
+      WORKER_PORT: String(workerPort),
+      OPS_PORT: String(opsPort),
+      DAPI_PORT: String(dapiPort),
+    };
+
+    const first = runStart(env);
+    await waitFor("the ready line", async () => first.output().includes("ddwf ready"), { timeoutMs: 90_000, abort: first.exited });
+    expect(first.output()).toContain("Operator API key");
+    expect((await fetch(`http://127.0.0.1:${opsPort}/health/ready`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${dapiPort}/health/ready`)).status).toBe(200);
+    expect(first.output()).not.toContain("starting restate-server");
+    expect(first.output()).not.toContain("starting anvil");
+
+    first.child.kill("SIGINT");
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain("ddwf: stopped");
+    await waitFor("the worker port to close", async () => (await fetch(`http://127.0.0.1:${opsPort}/health/live`).then(() => false, () => true)));
+
+    const second = runStart(env);
+    await waitFor("the ready line again", async () => second.output().includes("ddwf ready"), { timeoutMs: 90_000, abort: second.exited });
+    // The operator key made by the first start is still in the database: no new key is printed.
+    expect(second.output()).not.toContain("Operator API key");
+    second.child.kill("SIGINT");
+    expect(await second.exited).toBe(0);
+    expect(await isDead(second.child.pid!)).toBe(true);
+  });
+});

@@ -1,0 +1,65 @@
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { freePort } from "../../infra/local/free-port.ts";
+import { waitFor } from "../../infra/local/wait-for.ts";
+import { createRestateAdminClient, sameDeploymentUri } from "../../shared/restate/admin-client.ts";
+import { createWorkerProcess, workerEnvironment, type WorkerProcess } from "../helpers/worker-process.ts";
+
+const stack = inject("stack");
+const databaseUrl = inject("databaseUrl");
+const admin = createRestateAdminClient({ baseUrl: stack.restateAdminUrl });
+
+function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [resolve("services/main.ts")], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once("exit", (code) => done({ code, stderr }));
+  });
+}
+
+describe("worker start-up", () => {
+  let worker: WorkerProcess | undefined;
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+  });
+
+  it("refuses to start with a bad variable and names it", async () => {
+    const result = await runToExit({ WORKER_PORT: "not-a-port", CHAIN_ID: "-4" });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain("WORKER_PORT");
+    expect(result.stderr).toContain("CHAIN_ID");
+    expect(result.stderr).toContain('"not-a-port"');
+  });
+
+  it("registers with Restate and turns ready with good config", async () => {
+    worker = createWorkerProcess(stack, await workerEnvironment(stack, databaseUrl));
+    await worker.start();
+    const ready = await (await fetch(`${worker.opsUrl}/health/ready`)).json();
+    expect(ready).toMatchObject({ status: "ready", pending: [] });
+    const deployment = (await admin.listDeployments()).find((d) => sameDeploymentUri(d.uri, worker!.endpointUrl));
+    expect(deployment?.services.map((s) => s.name)).toContain("EngineCanary");
+    const metrics = await (await fetch(`${worker.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/dalp_ddwf_endpoint_registrations_total\{[^}]*outcome="registered"[^}]*\} 1/);
+    expect(metrics).toMatch(/dalp_ddwf_services_bound\{[^}]*\} 3/);
+  });
+
+  it("answers liveness while registration is still pending and lists what is pending", async () => {
+    const closedPort = await freePort();
+    const env = await workerEnvironment(stack, databaseUrl, {
+      RESTATE_ADMIN_URL: `http://127.0.0.1:${closedPort}`,
+      WORKER_REGISTRATION_TIMEOUT_MS: "120000",
+    });
+    worker = createWorkerProcess(stack, env);
+    void worker.start().catch(() => {});
+    const ready = await waitFor("readiness to report only registration pending", async () => {
+      const response = await fetch(`${worker!.opsUrl}/health/ready`);
+      const body = (await response.json()) as { pending: string[] };
+      return response.status === 503 && body.pending.length === 1 ? body : undefined;
+    });
+    expect(ready.pending).toEqual(["registration"]);
+    expect((await fetch(`${worker.opsUrl}/health/live`)).status).toBe(200);
+  });
+});
