@@ -198,11 +198,13 @@ export class PgliteWireServer {
     const index = this.waiting.indexOf(connection);
     if (index >= 0) this.waiting.splice(index, 1);
     if (this.owner === connection) {
-      // Leave the shared backend as a fresh session would find it.
-      await this.db.runExclusive(async () => {
-        if (connection.midUnit) await this.db.execProtocolRawStream(SYNC_MESSAGE, { onRawData: () => {} });
-        if (this.db.isInTransaction()) await this.db.exec("ROLLBACK");
-      });
+      // Leave the shared backend as a fresh session would find it: end a half-sent unit, then roll
+      // back an open transaction. (`exec` takes PGlite's own lock, so it must not run inside
+      // runExclusive.)
+      if (connection.midUnit) {
+        await this.db.runExclusive(() => this.db.execProtocolRawStream(SYNC_MESSAGE, { onRawData: () => {} }));
+      }
+      if (this.db.isInTransaction()) await this.db.exec("ROLLBACK");
       this.owner = null;
       void this.pump();
     }
