@@ -67,6 +67,31 @@ export const configSchema = z.object({
   DATABASE_POOL_SIZE: positiveInt.max(100, "must be at most 100").default(10),
   /** Folder for local state of `npm start` (Restate data, PGlite, anvil state). */
   DATA_DIR: z.string().min(1).default(".data"),
+  /**
+   * Comma-separated private keys of the direct EOA route (development and anvil only; production
+   * keys belong to a custody or signing route). Never logged, never journaled.
+   */
+  SIGNER_DEV_KEYS: z
+    .string()
+    .transform((value) => value.split(",").map((key) => key.trim()).filter((key) => key.length > 0))
+    .pipe(z.array(z.string().regex(/^0x[0-9a-fA-F]{64}$/, "each key must be 0x followed by 64 hex digits")))
+    .default([]),
+  /** Blocks on top of the receipt's block before a transaction counts as confirmed (1 = mined). */
+  TX_CONFIRMATIONS: positiveInt.max(64, "must be at most 64").default(1),
+  /** Pause between two receipt checks of a transaction workflow. */
+  TX_RECEIPT_POLL_INTERVAL_MS: positiveInt.default(1_000),
+  /** A broadcast transaction not mined after this long is replaced with higher fees. */
+  TX_STUCK_AFTER_MS: positiveInt.default(45_000),
+  /** Fee increase of a replacement, in percent of the previous fees (nodes require at least 10 to 12.5). */
+  TX_FEE_BUMP_PERCENT: z.coerce.number({ error: "must be a number" }).min(10, "must be at least 10").max(500).default(12.5),
+  /** Highest maxFeePerGas ddwf will sign, in gwei; at this cap a stuck transaction is blocked, not bumped. */
+  TX_MAX_FEE_PER_GAS_GWEI: z.coerce.number({ error: "must be a number" }).positive("must be positive").default(500),
+  /** How long RPC failures are retried before broadcast; after that the transaction is dead-lettered. */
+  TX_PREBROADCAST_RETRY_BUDGET_MS: positiveInt.default(300_000),
+  /** Hex bytes appended to the calldata of every contract call (attribution), e.g. 0xdd01. */
+  TX_ATTRIBUTION_SUFFIX: z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "must be 0x followed by an even number of hex digits").default("0x"),
+  /** Indexer status URL answering JSON {"blockNumber": n}; unset means the chain head is the indexer. */
+  INDEXER_STATUS_URL: httpUrl.optional(),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

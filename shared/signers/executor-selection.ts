@@ -1,0 +1,33 @@
+/**
+ * Which signer route executes a transaction. Only the direct EOA route is implemented; the other
+ * routes are part of the type so that selecting one is a clear terminal rejection today and a
+ * typed extension point tomorrow (custody provider with approval, sign-only with policy approval,
+ * ERC-4337 smart-wallet multisig).
+ */
+import { z } from "zod";
+
+export const executorSelectionSchema = z.discriminatedUnion("route", [
+  z.object({ route: z.literal("eoa") }).strict(),
+  z.object({ route: z.literal("custody"), provider: z.string().min(1), vaultId: z.string().min(1) }).strict(),
+  z.object({ route: z.literal("sign-only"), provider: z.string().min(1), policyId: z.string().min(1).optional() }).strict(),
+  z.object({ route: z.literal("smart-wallet"), wallet: z.string().regex(/^0x[0-9a-fA-F]{40}$/), threshold: z.number().int().positive() }).strict(),
+]);
+
+export type ExecutorSelection = z.infer<typeof executorSelectionSchema>;
+export type SignerRouteKind = ExecutorSelection["route"];
+
+export const IMPLEMENTED_ROUTES: readonly SignerRouteKind[] = ["eoa"];
+
+/** Two selections are the same when their canonical JSON is (key order does not matter). */
+export function sameExecutorSelection(a: ExecutorSelection, b: ExecutorSelection): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,27 @@
+/**
+ * Instruments of the workflows themselves, under the `dalp.ddwf` meter. They are incremented
+ * inside journaled steps, so a replay of the journal does not count the same event again.
+ */
+import type { Meter } from "@opentelemetry/api";
+import type { TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
+
+export type EngineMetrics = {
+  workflowCompleted(workflowType: string, outcome: "success" | "terminal_error"): void;
+  phaseEntered(phase: TransactionPhase): void;
+  deadLettered(kind: string): void;
+};
+
+export function createEngineMetrics(meter: Meter): EngineMetrics {
+  const completed = meter.createCounter("dalp.ddwf.workflow.completed", {
+    description: "Workflow runs that reached success or a terminal error, by workflow type and outcome",
+  });
+  const phases = meter.createCounter("dalp.ddwf.transaction.phase.transitions", {
+    description: "Transaction phase changes, by the phase entered",
+  });
+  const deadLetters = meter.createCounter("dalp.ddwf.dead_letters", { description: "Work sent to the dead-letter table, by kind" });
+  return {
+    workflowCompleted: (workflowType, outcome) => completed.add(1, { workflow_type: workflowType, outcome }),
+    phaseEntered: (phase) => phases.add(1, { phase }),
+    deadLettered: (kind) => deadLetters.add(1, { kind }),
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * An HTTP proxy in front of the test chain's RPC, so a test can make the RPC fail the way real ones
+ * do: `down` answers nothing (connections are destroyed, as with a dead node), `flaky` answers a
+ * share of requests with 429 Too Many Requests. Only loopback traffic.
+ */
+import { createServer, type Server } from "node:http";
+import { freePort } from "../../infra/local/free-port.ts";
+
+export type RpcProxyMode = "up" | "down" | { flaky: number };
+
+export type RpcProxy = {
+  url: string;
+  setMode(mode: RpcProxyMode): void;
+  stats(): { forwarded: number; refused: number };
+  close(): Promise<void>;
+};
+
+export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
+  let mode: RpcProxyMode = "up";
+  const counters = { forwarded: 0, refused: 0, seen: 0 };
+  const random = seededRandom(0x5eed);
+  const server: Server = createServer(async (request, response) => {
+    counters.seen += 1;
+    if (mode === "down") {
+      counters.refused += 1;
+      request.socket.destroy();
+      return;
+    }
+    // A seeded random share: reproducible from run to run, but without the lock-step pattern of
+    // "every second call", which a retry loop with two calls per attempt would never escape.
+    if (typeof mode === "object" && random() < mode.flaky) {
+      counters.refused += 1;
+      response.writeHead(429, { "content-type": "application/json", "retry-after": "0" });
+      response.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32005, message: "rate limited" } }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    try {
+      const upstream = await fetch(targetUrl, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) });
+      counters.forwarded += 1;
+      response.writeHead(upstream.status, { "content-type": "application/json" });
+      response.end(Buffer.from(await upstream.arrayBuffer()));
+    } catch {
+      request.socket.destroy();
+    }
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    setMode: (next) => {
+      mode = next;
+    },
+    stats: () => ({ forwarded: counters.forwarded, refused: counters.refused }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** mulberry32: a small, fast, seeded generator. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Everything a transaction test needs: fresh funded senders, a worker process that holds their
+ * keys (fast polling, short stuck threshold), the typed client, and the database to check records.
+ */
+import { inject } from "vitest";
+import { connectDatabase } from "../../shared/db/client.ts";
+import { createTransactionClient } from "../../services/workflows/transaction-execution/client.ts";
+import { createChainTools, type Sender } from "./chain.ts";
+import { createWorkerProcess, workerEnvironment } from "./worker-process.ts";
+
+export type TransactionHarnessOptions = {
+  senders: number;
+  env?: Record<string, string>;
+  name?: string;
+};
+
+export async function startTransactionHarness(options: TransactionHarnessOptions) {
+  const stack = inject("stack");
+  const databaseUrl = inject("databaseUrl");
+  const tools = createChainTools(stack);
+  const senders: Sender[] = [];
+  for (let i = 0; i < options.senders; i++) senders.push(await tools.newSender());
+  const env = await workerEnvironment(stack, databaseUrl, {
+    SIGNER_DEV_KEYS: senders.map((sender) => sender.privateKey).join(","),
+    TX_RECEIPT_POLL_INTERVAL_MS: "200",
+    TX_STUCK_AFTER_MS: "3000",
+    TX_PREBROADCAST_RETRY_BUDGET_MS: "20000",
+    TX_ATTRIBUTION_SUFFIX: "0xdd01",
+    LOG_LEVEL: "info",
+    ...options.env,
+  });
+  const worker = createWorkerProcess(stack, env, options.name ?? "tx-worker");
+  await worker.start();
+  const database = connectDatabase({ url: databaseUrl, embedded: true, poolSize: 4 });
+  const client = createTransactionClient({ db: database.db, ingressUrl: stack.restateIngressUrl });
+  return {
+    stack,
+    tools,
+    senders,
+    worker,
+    db: database.db,
+    client,
+    organizationId: `org-${crypto.randomUUID().slice(0, 8)}`,
+    newTransactionId: () => `tx_${crypto.randomUUID()}`,
+    stop: async () => {
+      await worker.stop();
+      await database.close();
+    },
+  };
+}
+
+export type TransactionHarness = Awaited<ReturnType<typeof startTransactionHarness>>;
