@@ -13,16 +13,20 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL("./migrations", import.me
 /** An arbitrary constant shared by every ddwf process: "ddwf" in ASCII. */
 const MIGRATION_LOCK_ID = 0x64647766;
 
+/**
+ * Holds the lock on one reserved connection while the pool applies the migrations, so the pool
+ * must allow at least two connections.
+ */
 export async function migrateDatabase(sql: postgres.Sql): Promise<void> {
-  const reserved = await sql.reserve();
+  const lock = await sql.reserve();
   try {
-    await reserved`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+    await lock`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
     try {
-      await migrate(drizzle(reserved), { migrationsFolder: MIGRATIONS_FOLDER });
+      await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
     } finally {
-      await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
+      await lock`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
     }
   } finally {
-    reserved.release();
+    lock.release();
   }
 }
