@@ -2,6 +2,8 @@
  * Starts the real anvil from npm as an owned child process and waits until it answers JSON-RPC.
  * With `stateFile`, the chain is loaded from and saved to that file, so a restart keeps it.
  */
+import { toHex, type Hex } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
 import { anvilBinary } from "./binaries.ts";
 import { startManagedProcess, type ManagedProcess } from "./managed-process.ts";
 import { waitFor } from "./wait-for.ts";
@@ -20,6 +22,15 @@ export type StartAnvilParameters = {
 export type RunningAnvil = { rpcUrl: string; chainId: number; process: ManagedProcess; stop(): Promise<void> };
 
 export const ANVIL_DEFAULT_MNEMONIC = "test test test test test test test test test test test junk";
+
+/** The private keys anvil funds at start (its well-known development mnemonic), derived, not stored. */
+export function anvilDevelopmentKeys(count: number): Hex[] {
+  return Array.from({ length: count }, (_, addressIndex) => {
+    const key = mnemonicToAccount(ANVIL_DEFAULT_MNEMONIC, { addressIndex }).getHdKey().privateKey;
+    if (!key) throw new Error("could not derive an anvil development key");
+    return toHex(key);
+  });
+}
 
 export async function startAnvil(parameters: StartAnvilParameters): Promise<RunningAnvil> {
   const host = parameters.host ?? "127.0.0.1";

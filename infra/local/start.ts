@@ -16,7 +16,8 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../shared/db/em
 import { migrateDatabase } from "../../shared/db/migrate.ts";
 import { countActiveApiKeys } from "../../shared/db/repositories/api-keys.ts";
 import { EXIT_CONFIG_INVALID } from "../../shared/process/run-process.ts";
-import { startAnvil } from "./anvil.ts";
+import { privateKeyToAddress } from "viem/accounts";
+import { anvilDevelopmentKeys, startAnvil } from "./anvil.ts";
 import { startManagedProcess, type ManagedProcess } from "./managed-process.ts";
 import { startRestateServer } from "./restate-server.ts";
 import { waitFor } from "./wait-for.ts";
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT", 0));
   process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
 
+  let devSigners: string[] = [];
   try {
     const childEnv: Record<string, string> = {};
 
@@ -81,6 +83,11 @@ async function main(): Promise<void> {
       owned.push({ name: "anvil", stop: anvil.stop });
       watch(anvil.process, shutdown);
       childEnv.CHAIN_RPC_URL = anvil.rpcUrl;
+      if (config.SIGNER_DEV_KEYS.length === 0) {
+        // Our own dev chain: sign with the accounts anvil funds. Never done for a configured chain.
+        devSigners = anvilDevelopmentKeys(3);
+        childEnv.SIGNER_DEV_KEYS = devSigners.join(",");
+      }
     }
 
     let databaseUrl = config.DATABASE_URL;
@@ -127,6 +134,9 @@ async function main(): Promise<void> {
     say(`  Worker ops        ${hostUrl(config.OPS_PORT)}/health/ready  ${hostUrl(config.OPS_PORT)}/metrics`);
     say(`  DAPI              ${hostUrl(config.DAPI_PORT)}`);
     say(`  Logs              ${logDir}`);
+    if (devSigners.length > 0) {
+      say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);
+    }
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);
     say("");
     say(`ddwf ready: worker and DAPI are up (Ctrl-C stops everything)`);
