@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const childEnv: Record<string, string> = {};
 
     if (!config.explicit.restateAdmin) {
-      say("ddwf: starting restate-server (restate.toml, data in .data/restate)");
+      say(`ddwf: starting restate-server (restate.toml, data in ${join(dataDir, "restate")})`);
       const restate = await startRestateServer({
         baseDir: join(dataDir, "restate"),
         configFile: resolve("restate.toml"),
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
 
     if (!config.explicit.chainRpc) {
       const port = Number(new URL(config.CHAIN_RPC_URL).port);
-      say(`ddwf: starting anvil (chain ${config.CHAIN_ID}, state in .data/anvil)`);
+      say(`ddwf: starting anvil (chain ${config.CHAIN_ID}, state in ${join(dataDir, "anvil")})`);
       await mkdir(join(dataDir, "anvil"), { recursive: true });
       const anvil = await startAnvil({
         port,

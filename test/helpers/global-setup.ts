@@ -18,15 +18,24 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const provider = selectStackProvider(process.env);
-  const [started, database] = await Promise.all([provider.start(), startEmbeddedPostgres({ dataDir: "memory://" })]);
-  const databaseUrl = `${database.url}?${EMBEDDED_URL_MARKER}`;
-  const migrator = connectDatabase({ url: databaseUrl, embedded: true, poolSize: 2 });
-  await migrateDatabase(migrator.sql);
-  await migrator.close();
-  project.provide("stack", started.stack);
-  project.provide("databaseUrl", databaseUrl);
-  return async () => {
-    await started.stop();
-    await database.stop();
+  const [started, database] = await Promise.allSettled([provider.start(), startEmbeddedPostgres({ dataDir: "memory://" })]);
+  const stop = async () => {
+    if (started.status === "fulfilled") await started.value.stop();
+    if (database.status === "fulfilled") await database.value.stop();
   };
+  try {
+    if (started.status === "rejected") throw started.reason;
+    if (database.status === "rejected") throw database.reason;
+    const databaseUrl = `${database.value.url}?${EMBEDDED_URL_MARKER}`;
+    const migrator = connectDatabase({ url: databaseUrl, embedded: true, poolSize: 2 });
+    await migrateDatabase(migrator.sql);
+    await migrator.close();
+    project.provide("stack", started.value.stack);
+    project.provide("databaseUrl", databaseUrl);
+  } catch (error) {
+    // Whatever did start is stopped by PID before the error is reported.
+    await stop();
+    throw error;
+  }
+  return stop;
 }
