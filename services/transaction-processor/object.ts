@@ -17,6 +17,7 @@ import * as restate from "@restatedev/restate-sdk";
 import { parseGwei } from "viem";
 import type { ChainRegistry } from "../../shared/evm/chain-access.ts";
 import { DomainTerminalError } from "../../shared/errors.ts";
+import { OUTAGE_TOLERANT_RETRY_POLICY, stepRetryPolicies, tryStep } from "../../shared/restate/step-retry.ts";
 import type { SignerRegistry } from "../../shared/signers/signer-registry.ts";
 import type { ProcessorSnapshot, ReplaceRequest, ReplaceResult, SubmitRequest, SubmitResult } from "./api.ts";
 import { STATE, type InFlightTransaction, type TransactionProcessorState } from "./state.ts";
@@ -59,20 +60,13 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
   /** Broadcast with retries; when they run out the outcome is unknown, never a new nonce. */
   const broadcast = async (ctx: Ctx, chainId: number, signed: { raw: `0x${string}`; hash: `0x${string}` }, label: string) => {
     const chain = chainFor(chainId);
-    try {
-      return await ctx.run<BroadcastOutcome>(label, () => broadcastRaw(chain, signed), {
-        initialRetryInterval: { milliseconds: 200 },
-        maxRetryInterval: { seconds: 5 },
-        maxRetryDuration: { milliseconds: dependencies.settings.broadcastRetryMs },
-      });
-    } catch (error) {
-      if (error instanceof restate.TerminalError) return { kind: "unknown" } as const;
-      throw error;
-    }
+    const outcome = await tryStep<BroadcastOutcome>(ctx, label, () => broadcastRaw(chain, signed), stepRetryPolicies.bounded(dependencies.settings.broadcastRetryMs));
+    return outcome ?? ({ kind: "unknown" } as const);
   };
 
   return restate.object({
     name: "TransactionProcessor",
+    options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY },
     handlers: {
       submit: async (ctx: Ctx, request: SubmitRequest): Promise<SubmitResult> => {
         const inFlight = (await ctx.get(STATE.inFlight)) ?? {};

@@ -49,6 +49,18 @@ describe("transactions through a failing RPC", () => {
     expect(finals.map((s) => s.nonce).sort()).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it("registers a retry policy that outlasts the server's default of 70 attempts", async () => {
+    // Each failed step attempt counts as an invocation retry on the server; with the default
+    // policy a transaction would pause after a couple of minutes of outage.
+    for (const service of ["TransactionExecutionWorkflow", "TransactionProcessor"]) {
+      const metadata = (await (await fetch(`${h.stack.restateAdminUrl}/services/${service}`)).json()) as {
+        retry_policy?: { max_attempts?: number; on_max_attempts?: string };
+      };
+      expect(metadata.retry_policy?.max_attempts).toBeGreaterThanOrEqual(10_000);
+      expect(metadata.retry_policy?.on_max_attempts).toBe("Pause");
+    }
+  });
+
   it("completes every transaction when the RPC fails half of its calls", async () => {
     proxy.setMode({ flaky: 0.5 });
     const ids = await submit(h.senders[1]!.address, 5);

@@ -24,6 +24,7 @@ import { recordTransactionPhase } from "../../../shared/db/repositories/transact
 import type { ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
+import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
 import type { TransactionProcessorApi } from "../../transaction-processor/api.ts";
@@ -59,19 +60,15 @@ export type TransactionRunInput = { correlationId?: string } | undefined;
 type WorkflowState = { status: TransactionStatus; sequence: number };
 type Ctx = restate.WorkflowContext<WorkflowState>;
 
-/** Checks during an RPC outage fail fast and the loop tries again after its pause. */
-const CHECK_RETRY = { initialRetryInterval: { milliseconds: 200 }, maxRetryInterval: { seconds: 2 }, maxRetryDuration: { seconds: 10 } };
 
 export function createTransactionExecutionWorkflow(dependencies: TransactionExecutionDependencies) {
   const { db, settings, metrics } = dependencies;
-  const preBroadcastRetry = {
-    initialRetryInterval: { milliseconds: 200 },
-    maxRetryInterval: { seconds: 5 },
-    maxRetryDuration: { milliseconds: settings.preBroadcastRetryMs },
-  };
+  const preBroadcastRetry = stepRetryPolicies.bounded(settings.preBroadcastRetryMs);
+  const tryRun = <T>(ctx: Ctx, name: string, action: () => Promise<T>) => tryStep(ctx, name, action, stepRetryPolicies.check);
 
   return restate.workflow({
     name: "TransactionExecutionWorkflow",
+    options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY },
     handlers: {
       run: async (ctx: Ctx, _input: TransactionRunInput): Promise<TransactionStatus> => {
         const transactionId = ctx.key;
@@ -103,7 +100,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
           });
         };
 
-        const operation = await ctx.run("load-operation", () => loadOperation(db, transactionId), preBroadcastRetry);
+        const operation = await runStep(ctx, "load-operation", () => loadOperation(db, transactionId), preBroadcastRetry);
         if (!operation) {
           throw new DomainTerminalError("TRANSACTION_NOT_FOUND", `no stored operation for transaction ${transactionId}`, { httpStatus: 404 });
         }
@@ -120,7 +117,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
           if (!signerKnown) {
             throw new DomainTerminalError("SIGNER_NOT_FOUND", `no key is registered for signer ${operation.signerAddress}`, { httpStatus: 422 });
           }
-          const call = await ctx.run("prepare-call", () => prepareCall(chain, operation, settings.attributionSuffix), preBroadcastRetry);
+          const call = await runStep(ctx, "prepare-call", () => prepareCall(chain, operation, settings.attributionSuffix), preBroadcastRetry);
 
           const processor = ctx.objectClient<TransactionProcessorApi>(
             { name: "TransactionProcessor" },
@@ -249,23 +246,9 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
 
 async function waitForIndexer(ctx: Ctx, indexer: IndexerSource, chainId: number, blockNumber: number, pollIntervalMs: number): Promise<void> {
   for (let round = 0; ; round++) {
-    const indexed = await tryRun(ctx, `indexer-${blockNumber}-${round}`, () => indexer.indexedBlock(chainId));
+    const indexed = await tryStep(ctx, `indexer-${blockNumber}-${round}`, () => indexer.indexedBlock(chainId), stepRetryPolicies.check);
     if (indexed !== null && indexed >= blockNumber) return;
     await ctx.sleep({ milliseconds: pollIntervalMs });
-  }
-}
-
-/**
- * A step whose failure the caller survives: RPC trouble is retried for a few seconds, then the
- * step yields null and the loop decides (usually: try again after the pause). Only terminal errors
- * become null; anything else (suspension) propagates as it must.
- */
-async function tryRun<T>(ctx: Ctx, name: string, action: () => Promise<T>): Promise<T | null> {
-  try {
-    return await ctx.run(name, action, CHECK_RETRY);
-  } catch (error) {
-    if (error instanceof restate.TerminalError) return null;
-    throw error;
   }
 }
 
