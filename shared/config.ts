@@ -50,6 +50,8 @@ export const configSchema = z.object({
   DAPI_PORT: port.default(3000),
   /** Interface the DAPI and the ops server bind to. */
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Upper bound of each probe the DAPI's doctor route runs (ingress, admin, deployments, ...). */
+  DOCTOR_PROBE_TIMEOUT_MS: positiveInt.max(60_000, "must be at most 60000").default(3_000),
   /** First operator API key, stored hashed at DAPI start (created when missing). */
   DAPI_BOOTSTRAP_API_KEY: z.string().min(24, "must be at least 24 characters").optional(),
   /** EVM JSON-RPC endpoint. */

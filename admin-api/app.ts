@@ -1,0 +1,76 @@
+/**
+ * The DAPI's Hono application: health and metrics next to the operator routes. Routes receive
+ * their dependencies through this factory; nothing is read from the environment here.
+ *
+ *   GET  /health/live, /health/ready, /metrics           ops (no key)
+ *   GET  /api/v2/admin/openapi.json                      OpenAPI document (no key)
+ *   POST /api/v2/admin/operator/restate/*                doctor, force-redeploy, cleanup-stale-deployments, recover-stuck-workflow
+ *   GET  /api/v2/admin/operator/workflows/:name/:key     one workflow instance
+ *   GET  /api/v2/admin/operator/dead-letters             dead letters;  POST …/:id/replay
+ *   GET  /api/v2/admin/audit-log                         operations audit rows
+ *
+ * Every response carries X-Request-Id; every failure is answered by the one `onError` below.
+ */
+import { Hono } from "hono";
+import { createOpsRoutes } from "../shared/http/ops-routes.ts";
+import type { Readiness } from "../shared/http/readiness.ts";
+import { createLogger, type Logger } from "../shared/logger.ts";
+import { redactUrlUserInfo } from "./redact.ts";
+import type { DapiEnv } from "./context.ts";
+import { DapiError, toErrorEnvelope } from "./errors.ts";
+import { requestId } from "./middleware/request-id.ts";
+import type { ServicesSource } from "./middleware/services.ts";
+import type { Operation } from "./openapi/operation.ts";
+import { AUDIT_LOG_PREFIX, auditLogOperations, createAuditLogRoutes } from "./routes/audit-log.ts";
+import { createDeadLetterRoutes, DEAD_LETTERS_PREFIX, deadLetterOperations } from "./routes/dead-letters.ts";
+import { createOpenApiRoutes } from "./routes/openapi.ts";
+import { createRestateRoutes, RESTATE_OPERATOR_PREFIX, restateOperations } from "./routes/restate.ts";
+import { createWorkflowRoutes, WORKFLOWS_PREFIX, workflowOperations } from "./routes/workflows.ts";
+
+export type DapiDependencies = {
+  readiness: Readiness;
+  renderMetrics: () => Promise<string>;
+  /** Database, admin client and settings of the operator routes; a function while they are still starting. */
+  operator?: ServicesSource;
+  logger?: Logger;
+  /** Version shown in the OpenAPI document. */
+  version?: string;
+};
+
+export const DAPI_OPERATIONS: readonly Operation[] = [
+  ...Object.values(restateOperations),
+  ...Object.values(workflowOperations),
+  ...Object.values(deadLetterOperations),
+  ...Object.values(auditLogOperations),
+];
+
+export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
+  const logger = dependencies.logger ?? createLogger({ service: "ddwf-dapi" });
+  const app = new Hono<DapiEnv>();
+  app.use("*", requestId(logger));
+  app.route("/", createOpsRoutes({ service: "ddwf-dapi", readiness: dependencies.readiness, renderMetrics: dependencies.renderMetrics }));
+  app.route("/", createOpenApiRoutes(DAPI_OPERATIONS, dependencies.version ?? "0.1.0"));
+  app.route(RESTATE_OPERATOR_PREFIX, createRestateRoutes(dependencies.operator));
+  app.route(WORKFLOWS_PREFIX, createWorkflowRoutes(dependencies.operator));
+  app.route(DEAD_LETTERS_PREFIX, createDeadLetterRoutes(dependencies.operator));
+  app.route(AUDIT_LOG_PREFIX, createAuditLogRoutes(dependencies.operator));
+
+  app.notFound((c) => {
+    const { status, body } = toErrorEnvelope(new DapiError("ROUTE_NOT_FOUND", `no route ${c.req.method} ${c.req.path}`), c.get("requestId") ?? "unknown");
+    return c.json(body, status);
+  });
+  app.onError((error, c) => {
+    const id = c.get("requestId") ?? "unknown";
+    const { status, body } = toErrorEnvelope(error, id);
+    const fields = { requestId: id, method: c.req.method, path: c.req.path, status, code: body.code };
+    if (status >= 500) {
+      // The envelope of an internal error says nothing; the log keeps the cause.
+      const cause = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      logger.error("request failed", { ...fields, error: redactUrlUserInfo(cause) });
+    } else {
+      logger.info("request refused", { ...fields, message: body.message });
+    }
+    return c.json(body, status);
+  });
+  return app;
+}

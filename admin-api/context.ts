@@ -1,0 +1,45 @@
+/**
+ * What a DAPI request can see: its request id, the caller (once authenticated) and the services the
+ * routes work with. Services are handed in by `dapi.ts` (or a test); nothing here reads the environment.
+ */
+import type { Logger } from "../shared/logger.ts";
+import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
+import type { Permission } from "./auth/permissions.ts";
+import type { DapiStores } from "./stores.ts";
+
+export type Principal = {
+  keyId: string;
+  actorId: string;
+  /** The role stored with the key; recorded in audit rows as the role at the time. */
+  role: string;
+  permissions: readonly Permission[];
+};
+
+export type RestateEndpoints = {
+  adminUrl: string;
+  ingressUrl: string;
+  authToken?: string | undefined;
+};
+
+/** Resubmits the transaction behind a dead letter once its workflow key is recovered. */
+export type TransactionResubmitter = (transactionId: string) => Promise<{ invocationId: string }>;
+
+export type OperatorServices = {
+  /** API keys, audit rows and dead letters (the database, or fakes in unit tests). */
+  stores: DapiStores;
+  /** Admin client for the write routes and inspection. */
+  admin: RestateAdminClient;
+  restate: RestateEndpoints;
+  /** Upper bound for each doctor probe. */
+  doctorProbeTimeoutMs: number;
+  resubmitTransaction: TransactionResubmitter;
+};
+
+export type DapiEnv = {
+  Variables: {
+    requestId: string;
+    services: OperatorServices;
+    principal: Principal;
+    logger: Logger;
+  };
+};

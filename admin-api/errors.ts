@@ -1,0 +1,108 @@
+/**
+ * The DAPI's error codes, their HTTP status, and the one envelope every failure is answered with:
+ * `{ code, message, data, requestId }`. `toErrorEnvelope` is what `app.onError` and the audit
+ * middleware both use, so the stored outcome and the answer can never disagree.
+ */
+import { z } from "zod";
+import { DomainError } from "../shared/errors.ts";
+import { RestateAdminError } from "../shared/restate/admin-client.ts";
+import { redactUrlUserInfo } from "./redact.ts";
+
+export const DAPI_ERROR_STATUS = {
+  /** No `X-Api-Key`, or one that matches no active key. */
+  UNAUTHENTICATED: 401,
+  /** The key is valid but its permissions do not cover the route. */
+  UNAUTHORIZED: 403,
+  /** The body is not JSON. */
+  BAD_REQUEST_BODY: 400,
+  /** The body, path or query failed its schema; `data.issues` names each field. */
+  VALIDATION_FAILED: 400,
+  ROUTE_NOT_FOUND: 404,
+  /** The process listens but has not finished start-up (database, bootstrap key). */
+  DAPI_NOT_READY: 503,
+  /** The admin URL does not resolve, or the admin API cannot be reached. */
+  RESTATE_ADMIN_UNREACHABLE: 503,
+  /** The admin API answered with an error status; `data.status` and `data.restateCode` say which. */
+  RESTATE_ADMIN_REQUEST_FAILED: 502,
+  RESTATE_DEPLOYMENT_NOT_FOUND: 404,
+  /** 409 for `active-invocation` and `already-succeeded`; 502 for `purge-failed` and `query-failed`. */
+  RESTATE_WORKFLOW_RETRY_BLOCKED: 409,
+  DEAD_LETTER_NOT_FOUND: 404,
+  /** The dead letter was already replayed or discarded. */
+  DEAD_LETTER_NOT_OPEN: 409,
+  /** No replay exists for this kind of dead letter yet. */
+  DEAD_LETTER_KIND_UNSUPPORTED: 422,
+  INTERNAL_ERROR: 500,
+} as const;
+
+export type DapiErrorCode = keyof typeof DAPI_ERROR_STATUS;
+export const DAPI_ERROR_CODES = Object.keys(DAPI_ERROR_STATUS) as DapiErrorCode[];
+
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 422 | 500 | 502 | 503;
+
+/** A failure the DAPI answers on purpose; `status` overrides the code's default when a code spans classes. */
+export class DapiError extends DomainError<DapiErrorCode> {
+  readonly status: ErrorStatus;
+  readonly data: Record<string, unknown> | null;
+  constructor(code: DapiErrorCode, message: string, options?: { status?: ErrorStatus; data?: Record<string, unknown>; cause?: unknown }) {
+    super(code, message, { cause: options?.cause });
+    this.name = "DapiError";
+    this.status = options?.status ?? DAPI_ERROR_STATUS[code];
+    this.data = options?.data ?? null;
+  }
+}
+
+export const errorEnvelopeSchema = z
+  .object({
+    code: z.string().describe("Stable error code, e.g. RESTATE_WORKFLOW_RETRY_BLOCKED"),
+    message: z.string(),
+    data: z.record(z.string(), z.unknown()).nullable(),
+    requestId: z.string().describe("Same value as the X-Request-Id response header"),
+  });
+
+export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
+
+export type DescribedError = { status: ErrorStatus; code: string; message: string; data: Record<string, unknown> | null };
+
+/** Maps anything thrown inside the DAPI to its status and envelope fields (credentials in URLs redacted). */
+export function describeError(error: unknown): DescribedError {
+  const described = describeUnredacted(error);
+  return { ...described, message: redactUrlUserInfo(described.message) };
+}
+
+function describeUnredacted(error: unknown): DescribedError {
+  if (error instanceof DapiError) {
+    return { status: error.status, code: error.code, message: error.message, data: error.data };
+  }
+  if (error instanceof z.ZodError) {
+    const issues = error.issues.flatMap(describeIssue);
+    const summary = issues.map((issue) => `${issue.field}: ${issue.message}`).join("; ");
+    return { status: 400, code: "VALIDATION_FAILED", message: `invalid request: ${summary}`, data: { issues } };
+  }
+  if (error instanceof RestateAdminError) {
+    if (error.code === "RESTATE_ADMIN_UNREACHABLE") {
+      return { status: 503, code: error.code, message: error.message, data: null };
+    }
+    return {
+      status: 502,
+      code: error.code,
+      message: error.message,
+      data: { status: error.status ?? null, restateCode: error.restateCode ?? null },
+    };
+  }
+  return { status: 500, code: "INTERNAL_ERROR", message: "internal error; the request id locates it in the DAPI log", data: null };
+}
+
+/** One entry per offending field; an unknown-keys issue becomes one entry per unknown key. */
+function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string; code: string }[] {
+  const path = issue.path.map(String).join(".");
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => ({ field: path ? `${path}.${key}` : key, message: "unknown field", code: issue.code }));
+  }
+  return [{ field: path || "(body)", message: issue.message, code: issue.code }];
+}
+
+export function toErrorEnvelope(error: unknown, requestId: string): { status: ErrorStatus; body: ErrorEnvelope } {
+  const described = describeError(error);
+  return { status: described.status, body: { code: described.code, message: described.message, data: described.data, requestId } };
+}

@@ -1,0 +1,49 @@
+/**
+ * Builds what the operator routes work with from the database and the Restate endpoints: stores,
+ * the admin client, and the resubmission used by dead-letter replay.
+ */
+import type { Database } from "../shared/db/client.ts";
+import { getTransaction } from "../shared/db/repositories/transactions.ts";
+import { createRestateAdminClient } from "../shared/restate/admin-client.ts";
+import type { ExecutorSelection } from "../shared/signers/executor-selection.ts";
+import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
+import type { OperatorServices, RestateEndpoints } from "./context.ts";
+import { DapiError } from "./errors.ts";
+import { createDatabaseStores } from "./stores.ts";
+
+export type CreateOperatorServicesParameters = {
+  db: Database;
+  restate: RestateEndpoints;
+  /** DOCTOR_PROBE_TIMEOUT_MS of the configuration. */
+  doctorProbeTimeoutMs: number;
+};
+
+export function createOperatorServices(parameters: CreateOperatorServicesParameters): OperatorServices {
+  const { db, restate } = parameters;
+  const authHeaders = restate.authToken ? { authorization: `Bearer ${restate.authToken}` } : undefined;
+  const transactions = createTransactionClient({ db, ingressUrl: restate.ingressUrl, ...(authHeaders ? { headers: authHeaders } : {}) });
+  return {
+    stores: createDatabaseStores(db),
+    admin: createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken }),
+    restate,
+    doctorProbeTimeoutMs: parameters.doctorProbeTimeoutMs,
+    resubmitTransaction: async (transactionId) => {
+      const stored = await getTransaction(db, transactionId);
+      if (!stored) throw new DapiError("DEAD_LETTER_NOT_FOUND", `the dead letter names transaction ${transactionId}, which is not stored`);
+      const submitted = await transactions.submitTransaction({
+        transactionId: stored.id,
+        organizationId: stored.organizationId,
+        chainId: stored.chainId,
+        signerAddress: stored.signerAddress,
+        target: stored.target,
+        data: stored.data,
+        value: stored.value,
+        ...(stored.gas ? { gas: stored.gas } : {}),
+        executor: stored.executor as ExecutorSelection,
+        idempotencyKey: stored.idempotencyKey,
+        ...(stored.correlationId ? { correlationId: stored.correlationId } : {}),
+      });
+      return { invocationId: submitted.invocationId };
+    },
+  };
+}

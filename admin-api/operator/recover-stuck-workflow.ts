@@ -1,0 +1,138 @@
+/**
+ * recover-stuck-workflow: makes one workflow key safe to submit again.
+ *
+ * 1. Query every invocation of (serviceName, serviceKey) in `sys_invocation`.
+ * 2. Refuse (RESTATE_WORKFLOW_RETRY_BLOCKED, 409) when any is still active — every status but
+ *    completed, killed and cancelled, so statuses added by a later Restate count as active — or
+ *    when the workflow's `run` already completed successfully. Nothing is changed then.
+ * 3. For each terminal-failed invocation: kill (409 means it already finished, which is the case
+ *    we expect), then purge. Purging a workflow's `run` also drops its state and durable promises.
+ * 4. Replace the key's state with `{}`, so nothing left behind leaks into the next run.
+ *
+ * Transport failures surface as RESTATE_ADMIN_UNREACHABLE; any other failed query or purge is a
+ * 502 with reason `query-failed` or `purge-failed`.
+ */
+import { z } from "zod";
+import { RestateAdminError, type RestateAdminClient } from "../../shared/restate/admin-client.ts";
+import { errorMessageOf } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/logger.ts";
+import { DapiError } from "../errors.ts";
+import { sqlString } from "./sql.ts";
+
+export const WORKFLOW_IDENTIFIER = /^[a-zA-Z0-9_-]+$/;
+const identifier = z.string().regex(WORKFLOW_IDENTIFIER, "must match ^[a-zA-Z0-9_-]+$ (letters, digits, _ and -)");
+
+export const recoverStuckWorkflowRequest = z
+  .object({
+    serviceName: identifier.describe("Restate service name of the workflow, e.g. EngineCanary"),
+    serviceKey: identifier.describe("The workflow key (workflow id) to recover"),
+  })
+  .strict();
+
+export const acknowledgedResponse = z.object({ acknowledged: z.literal(true) });
+
+export const RETRY_BLOCKED_REASONS = ["active-invocation", "already-succeeded", "purge-failed", "query-failed"] as const;
+export type RetryBlockedReason = (typeof RETRY_BLOCKED_REASONS)[number];
+
+export const retryBlockedData = z.object({ reason: z.enum(RETRY_BLOCKED_REASONS), invocationIds: z.array(z.string()) });
+
+/** Statuses after which an invocation will not run again; everything else is active. */
+const FINISHED_STATUSES = new Set(["completed", "killed", "cancelled"]);
+/** The handler whose success means the workflow itself succeeded. */
+const WORKFLOW_HANDLER = "run";
+
+const invocationRow = z.object({
+  id: z.string().min(1),
+  target_handler_name: z.string(),
+  status: z.string(),
+  completion_result: z.string().optional(),
+});
+type InvocationRow = z.infer<typeof invocationRow>;
+
+export type RecoverStuckWorkflowParameters = {
+  admin: RestateAdminClient;
+  serviceName: string;
+  serviceKey: string;
+  logger: Logger;
+};
+
+export type RecoverStuckWorkflowReturnType = { purgedInvocationIds: string[] };
+/** RESTATE_WORKFLOW_RETRY_BLOCKED (DapiError), or a RestateAdminError (unreachable, or clearing the state failed). */
+export type RecoverStuckWorkflowErrorType = DapiError | RestateAdminError;
+
+export async function recoverStuckWorkflow(parameters: RecoverStuckWorkflowParameters): Promise<RecoverStuckWorkflowReturnType> {
+  const { admin, serviceName, serviceKey, logger } = parameters;
+  const target = `${serviceName}/${serviceKey}`;
+
+  const invocations = await queryInvocations(admin, serviceName, serviceKey);
+  const active = invocations.filter((row) => !FINISHED_STATUSES.has(row.status));
+  if (active.length > 0) {
+    throw blocked(
+      "active-invocation",
+      active.map((row) => row.id),
+      `${target} has ${active.length} unfinished invocation(s) (${[...new Set(active.map((row) => row.status))].join(", ")}); recovery would race them`,
+    );
+  }
+  const succeeded = invocations.filter((row) => row.target_handler_name === WORKFLOW_HANDLER && row.completion_result === "success");
+  if (succeeded.length > 0) {
+    throw blocked("already-succeeded", succeeded.map((row) => row.id), `${target} already completed successfully; there is nothing to retry`);
+  }
+
+  const failed = invocations.filter((row) => row.completion_result === "failure");
+  for (const invocation of failed) await killThenPurge(admin, invocation.id, target);
+  await admin.setState(serviceName, { objectKey: serviceKey, newState: {} });
+
+  logger.info("workflow key recovered", { serviceName, serviceKey, purgedInvocationIds: failed.map((row) => row.id) });
+  return { purgedInvocationIds: failed.map((row) => row.id) };
+}
+
+async function queryInvocations(admin: RestateAdminClient, serviceName: string, serviceKey: string): Promise<InvocationRow[]> {
+  try {
+    const rows = await admin.query(
+      `SELECT id, target_handler_name, status, completion_result FROM sys_invocation
+       WHERE target_service_name = ${sqlString(serviceName)} AND target_service_key = ${sqlString(serviceKey)}`,
+    );
+    return z.array(invocationRow).parse(rows);
+  } catch (error) {
+    if (isTransportFailure(error)) throw error;
+    throw blocked("query-failed", [], `could not query the invocations of ${serviceName}/${serviceKey}: ${describe(error)}`);
+  }
+}
+
+async function killThenPurge(admin: RestateAdminClient, id: string, target: string): Promise<void> {
+  try {
+    await admin.killInvocation(id);
+  } catch (error) {
+    // 409: already finished (the expected case for a terminal failure); 404: already gone.
+    if (isTransportFailure(error)) throw error;
+    if (!hasStatus(error, 409, 404)) throw blocked("purge-failed", [id], `could not kill ${id} of ${target} before purging it: ${describe(error)}`);
+  }
+  try {
+    await admin.purgeInvocation(id);
+  } catch (error) {
+    if (isTransportFailure(error)) throw error;
+    // 404: purged meanwhile (by a concurrent recovery or retention), which is the state we want.
+    if (!hasStatus(error, 404)) throw blocked("purge-failed", [id], `could not purge ${id} of ${target}: ${describe(error)}`);
+  }
+}
+
+function blocked(reason: RetryBlockedReason, invocationIds: string[], message: string): DapiError {
+  const refusal = reason === "active-invocation" || reason === "already-succeeded";
+  return new DapiError("RESTATE_WORKFLOW_RETRY_BLOCKED", `workflow retry blocked (${reason}): ${message}`, {
+    status: refusal ? 409 : 502,
+    data: { reason, invocationIds },
+  });
+}
+
+export function isTransportFailure(error: unknown): boolean {
+  return error instanceof RestateAdminError && error.code === "RESTATE_ADMIN_UNREACHABLE";
+}
+
+function hasStatus(error: unknown, ...statuses: number[]): boolean {
+  return error instanceof RestateAdminError && error.status !== undefined && statuses.includes(error.status);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof z.ZodError) return `unexpected rows (${error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")})`;
+  return errorMessageOf(error);
+}

@@ -1,0 +1,106 @@
+/**
+ * The four Restate recovery routes, all POST with a JSON body, all needing `system:operate` and all
+ * audited: doctor, force-redeploy, cleanup-stale-deployments, recover-stuck-workflow.
+ */
+import { Hono } from "hono";
+import type { DapiEnv } from "../context.ts";
+import type { ServicesSource } from "../middleware/services.ts";
+import { defineOperation } from "../openapi/operation.ts";
+import { cleanupStaleDeployments, cleanupStaleDeploymentsRequest } from "../operator/cleanup-stale-deployments.ts";
+import { doctorRequest, doctorResponse, runDoctor } from "../operator/doctor.ts";
+import { forceRedeploy, forceRedeployRequest, forceRedeployResponse } from "../operator/force-redeploy.ts";
+import { acknowledgedResponse, recoverStuckWorkflow, recoverStuckWorkflowRequest } from "../operator/recover-stuck-workflow.ts";
+import { parseJsonBody } from "../request-input.ts";
+import { guard, relativePath } from "./guard.ts";
+
+export const RESTATE_OPERATOR_PREFIX = "/api/v2/admin/operator/restate";
+
+export const restateOperations = {
+  doctor: defineOperation({
+    operationId: "restateDoctor",
+    method: "post",
+    path: `${RESTATE_OPERATOR_PREFIX}/doctor`,
+    tag: "restate",
+    summary: "Health readout of ingress, admin API, deployments, services and invocations",
+    description:
+      "Read-only. Probes run in parallel with a timeout each; a failing probe marks only its component degraded or unreachable. Fails only when the admin URL's host cannot be resolved.",
+    permission: "system:operate",
+    audited: true,
+    body: doctorRequest,
+    response: doctorResponse,
+    errors: ["RESTATE_ADMIN_UNREACHABLE"],
+  }),
+  forceRedeploy: defineOperation({
+    operationId: "restateForceRedeploy",
+    method: "post",
+    path: `${RESTATE_OPERATOR_PREFIX}/force-redeploy`,
+    tag: "restate",
+    summary: "Register a worker URL again (force by default) and answer its deployment id",
+    description: "Drains and deletes nothing; follow with cleanup-stale-deployments to remove old deployments.",
+    permission: "system:operate",
+    audited: true,
+    body: forceRedeployRequest,
+    response: forceRedeployResponse,
+    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_ADMIN_REQUEST_FAILED"],
+  }),
+  cleanupStaleDeployments: defineOperation({
+    operationId: "restateCleanupStaleDeployments",
+    method: "post",
+    path: `${RESTATE_OPERATOR_PREFIX}/cleanup-stale-deployments`,
+    tag: "restate",
+    summary: "Keep the deployment registered at serviceUrl and delete the drained others",
+    description:
+      "A stale deployment that still holds a service's latest revision is kept; with forceDrain false, so is one with unfinished pinned invocations. Per-deployment outcomes are logged.",
+    permission: "system:operate",
+    audited: true,
+    body: cleanupStaleDeploymentsRequest,
+    response: acknowledgedResponse,
+    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_DEPLOYMENT_NOT_FOUND"],
+  }),
+  recoverStuckWorkflow: defineOperation({
+    operationId: "restateRecoverStuckWorkflow",
+    method: "post",
+    path: `${RESTATE_OPERATOR_PREFIX}/recover-stuck-workflow`,
+    tag: "restate",
+    summary: "Purge the terminal-failed invocations of one workflow key and clear its state",
+    description:
+      "Refused with RESTATE_WORKFLOW_RETRY_BLOCKED (409, data.reason active-invocation or already-succeeded) when an invocation of the key is unfinished or the run already succeeded; purge-failed and query-failed answer 502.",
+    permission: "system:operate",
+    audited: true,
+    body: recoverStuckWorkflowRequest,
+    response: acknowledgedResponse,
+    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_ADMIN_REQUEST_FAILED", "RESTATE_WORKFLOW_RETRY_BLOCKED"],
+  }),
+};
+
+export function createRestateRoutes(source: ServicesSource | undefined): Hono<DapiEnv> {
+  const routes = new Hono<DapiEnv>();
+  const at = (operation: (typeof restateOperations)[keyof typeof restateOperations]) => relativePath(operation, RESTATE_OPERATOR_PREFIX);
+
+  routes.post(at(restateOperations.doctor), guard(restateOperations.doctor, source), async (c) => {
+    await parseJsonBody(c, doctorRequest);
+    const { restate, doctorProbeTimeoutMs } = c.var.services;
+    return c.json(await runDoctor({ restate, probeTimeoutMs: doctorProbeTimeoutMs }));
+  });
+
+  routes.post(at(restateOperations.forceRedeploy), guard(restateOperations.forceRedeploy, source), async (c) => {
+    const input = await parseJsonBody(c, forceRedeployRequest);
+    const result = await forceRedeploy(c.var.services.admin, input);
+    c.var.logger.info("service URL registered", { deploymentId: result.deploymentId, force: input.force });
+    return c.json(result);
+  });
+
+  routes.post(at(restateOperations.cleanupStaleDeployments), guard(restateOperations.cleanupStaleDeployments, source), async (c) => {
+    const input = await parseJsonBody(c, cleanupStaleDeploymentsRequest);
+    await cleanupStaleDeployments({ admin: c.var.services.admin, serviceUrl: input.serviceUrl, forceDrain: input.forceDrain, logger: c.var.logger });
+    return c.json({ acknowledged: true as const });
+  });
+
+  routes.post(at(restateOperations.recoverStuckWorkflow), guard(restateOperations.recoverStuckWorkflow, source), async (c) => {
+    const input = await parseJsonBody(c, recoverStuckWorkflowRequest);
+    await recoverStuckWorkflow({ admin: c.var.services.admin, ...input, logger: c.var.logger });
+    return c.json({ acknowledged: true as const });
+  });
+
+  return routes;
+}

@@ -1,0 +1,76 @@
+/**
+ * The DAPI app wired to the real stack (restate-server, shared database) and called in-process with
+ * `app.request()`. Its log lines are captured so tests can check what the DAPI logged. Keys are
+ * created per harness, so each test file's audit rows are its own.
+ */
+import { eq } from "drizzle-orm";
+import { inject } from "vitest";
+import { connectDatabase } from "../../shared/db/client.ts";
+import { createApiKey } from "../../shared/db/repositories/api-keys.ts";
+import { operationsAuditLog } from "../../shared/db/schema/index.ts";
+import { createReadiness } from "../../shared/http/readiness.ts";
+import { createLogger } from "../../shared/logger.ts";
+import { createDapiApp } from "../../admin-api/app.ts";
+import { OPERATOR_PERMISSIONS, ROLE_PERMISSIONS } from "../../admin-api/auth/permissions.ts";
+import type { RestateEndpoints } from "../../admin-api/context.ts";
+import { createOperatorServices } from "../../admin-api/operator-services.ts";
+
+export type DapiAnswer<Body = Record<string, unknown>> = { status: number; body: Body; requestId: string | null };
+
+export async function startDapiHarness(options?: { restate?: Partial<RestateEndpoints>; probeTimeoutMs?: number }) {
+  const stack = inject("stack");
+  const database = connectDatabase({ url: inject("databaseUrl"), embedded: true, poolSize: 2 });
+  const logLines: string[] = [];
+  const logger = createLogger({ service: "ddwf-dapi", level: "debug", sink: (line) => logLines.push(line) });
+  const restate: RestateEndpoints = { adminUrl: stack.restateAdminUrl, ingressUrl: stack.restateIngressUrl, ...options?.restate };
+  const services = createOperatorServices({ db: database.db, restate, doctorProbeTimeoutMs: options?.probeTimeoutMs ?? 3_000 });
+  const app = createDapiApp({ readiness: createReadiness([]), renderMetrics: async () => "", logger, operator: services });
+
+  const suffix = crypto.randomUUID().slice(0, 8);
+  const operatorActor = `test-operator-${suffix}`;
+  const viewerActor = `test-viewer-${suffix}`;
+  const operator = {
+    actorId: operatorActor,
+    ...(await createApiKey(database.db, { actorId: operatorActor, role: "operator", permissions: [...OPERATOR_PERMISSIONS] })),
+  };
+  const viewer = {
+    actorId: viewerActor,
+    ...(await createApiKey(database.db, { actorId: viewerActor, role: "viewer", permissions: [...ROLE_PERMISSIONS.viewer] })),
+  };
+
+  /** Calls the DAPI; the operator key is sent unless `key` says otherwise (null: no header). */
+  const call = async <Body = Record<string, unknown>>(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    options?: { key?: string | null; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<DapiAnswer<Body>> => {
+    const key = options?.key === undefined ? operator.key : options.key;
+    const headers: Record<string, string> = { "content-type": "application/json", ...options?.headers };
+    if (key !== null) headers["x-api-key"] = key;
+    const response = await app.request(path, {
+      method,
+      headers,
+      ...(method === "POST" ? { body: options?.rawBody ?? JSON.stringify(body ?? {}) } : {}),
+    });
+    return { status: response.status, body: (await response.json()) as Body, requestId: response.headers.get("x-request-id") };
+  };
+
+  const auditRowsOf = (requestId: string | null) =>
+    requestId ? database.db.select().from(operationsAuditLog).where(eq(operationsAuditLog.requestId, requestId)) : Promise.resolve([]);
+
+  return {
+    stack,
+    db: database.db,
+    app,
+    logLines,
+    keys: { operator, viewer },
+    call,
+    auditRowsOf,
+    close: () => database.close(),
+  };
+}
+
+export type DapiHarness = Awaited<ReturnType<typeof startDapiHarness>>;
+
+export const RESTATE = "/api/v2/admin/operator/restate";

@@ -1,0 +1,177 @@
+import { describe, expect, it } from "vitest";
+import { createDapiApp } from "../../admin-api/app.ts";
+import type { OperatorServices } from "../../admin-api/context.ts";
+import { cleanupStaleDeploymentsRequest } from "../../admin-api/operator/cleanup-stale-deployments.ts";
+import { forceRedeployRequest } from "../../admin-api/operator/force-redeploy.ts";
+import type { AuditFinish, AuditStart, DapiStores, StoredApiKey } from "../../admin-api/stores.ts";
+import { createReadiness } from "../../shared/http/readiness.ts";
+import { createLogger } from "../../shared/logger.ts";
+import type { RestateAdminClient } from "../../shared/restate/admin-client.ts";
+
+const RESTATE = "/api/v2/admin/operator/restate";
+const KEYS: Record<string, StoredApiKey> = {
+  "operator-key-000000000000": { id: "key_op", actorId: "alice", role: "operator", permissions: ["system:operate", "system:read"] },
+  "viewer-key-00000000000000": { id: "key_view", actorId: "victor", role: "viewer", permissions: ["system:read"] },
+};
+
+/** In-memory stores and an admin client that fails the test if any route reaches Restate. */
+function createFakes() {
+  const rows: (AuditStart & { id: string; finished?: AuditFinish })[] = [];
+  const logLines: string[] = [];
+  const stores: DapiStores = {
+    apiKeys: { findByPlaintext: async (plaintext) => KEYS[plaintext], touch: async () => {} },
+    audit: {
+      start: async (entry) => {
+        const id = `audit-${rows.length + 1}`;
+        rows.push({ ...entry, id });
+        return { id };
+      },
+      finish: async (id, result) => {
+        const row = rows.find((candidate) => candidate.id === id);
+        if (row) row.finished = result;
+      },
+      list: async () => ({ entries: [], nextCursor: null }),
+    },
+    deadLetters: { list: async () => [], get: async () => undefined, markReplayed: async () => false },
+  };
+  const admin = new Proxy({} as RestateAdminClient, {
+    get: (_target, property) => () => {
+      throw new Error(`unexpected admin call ${String(property)}`);
+    },
+  });
+  const services: OperatorServices = {
+    stores,
+    admin,
+    restate: { adminUrl: "http://127.0.0.1:1", ingressUrl: "http://127.0.0.1:1" },
+    doctorProbeTimeoutMs: 100,
+    resubmitTransaction: async () => {
+      throw new Error("unexpected resubmission");
+    },
+  };
+  const app = createDapiApp({
+    readiness: createReadiness([]),
+    renderMetrics: async () => "",
+    operator: services,
+    logger: createLogger({ service: "test", level: "debug", sink: (line) => logLines.push(line) }),
+  });
+  const post = (path: string, body: string, key: string | null = "operator-key-000000000000") =>
+    app.request(path, { method: "POST", headers: { "content-type": "application/json", ...(key ? { "x-api-key": key } : {}) }, body });
+  return { app, rows, logLines, post };
+}
+
+describe("DAPI routes without a database or Restate", () => {
+  it("answers X-Request-Id on success, refusal and unknown routes, and keeps a caller's id", async () => {
+    const { app, post } = createFakes();
+    const responses = [
+      await app.request("/health/live"),
+      await app.request("/api/v2/admin/openapi.json"),
+      await app.request("/api/v2/admin/no-such-route"),
+      await post(`${RESTATE}/doctor`, "{}", null),
+    ];
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 404, 401]);
+    for (const response of responses) expect(response.headers.get("x-request-id")).toMatch(/^req_/);
+    const own = await app.request("/health/live", { headers: { "x-request-id": "incident-42-call-7" } });
+    expect(own.headers.get("x-request-id")).toBe("incident-42-call-7");
+    const notFound = (await responses[2]!.json()) as { requestId: string };
+    expect(notFound.requestId).toBe(responses[2]!.headers.get("x-request-id"));
+  });
+
+  it("answers a missing key with 401 UNAUTHENTICATED in the envelope and audits nothing", async () => {
+    const { rows, post } = createFakes();
+    const response = await post(`${RESTATE}/recover-stuck-workflow`, "{}", null);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({
+      code: "UNAUTHENTICATED",
+      message: expect.any(String) as unknown,
+      data: null,
+      requestId: response.headers.get("x-request-id"),
+    });
+    expect(rows).toEqual([]);
+  });
+
+  it("answers a key without system:operate with 403 UNAUTHORIZED and audits nothing", async () => {
+    const { rows, post } = createFakes();
+    const response = await post(`${RESTATE}/doctor`, "{}", "viewer-key-00000000000000");
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ code: "UNAUTHORIZED" });
+    expect(rows).toEqual([]);
+  });
+
+  it("answers 503 DAPI_NOT_READY while the operator services are still starting", async () => {
+    const app = createDapiApp({ readiness: createReadiness([]), renderMetrics: async () => "", operator: () => undefined, logger: createLogger({ service: "t", sink: () => {} }) });
+    const response = await app.request(`${RESTATE}/doctor`, { method: "POST", body: "{}" });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: "DAPI_NOT_READY" });
+  });
+
+  it("answers a body that is not JSON with 400 BAD_REQUEST_BODY and one failure row", async () => {
+    const { rows, post } = createFakes();
+    const response = await post(`${RESTATE}/force-redeploy`, "{serviceUrl:");
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: "BAD_REQUEST_BODY" });
+    expect(rows).toMatchObject([{ actorId: "alice", actorRole: "operator", route: `POST ${RESTATE}/force-redeploy`, finished: { outcome: "failure", errorCode: "BAD_REQUEST_BODY" } }]);
+  });
+
+  it("rejects an unknown field with 400 naming it, storing the attempt's arguments sanitized", async () => {
+    const { rows, post } = createFakes();
+    const response = await post(`${RESTATE}/cleanup-stale-deployments`, JSON.stringify({ serviceUrl: "http://u:pw@h:1/x?y#z", drain: true, token: "t0k" }));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: "VALIDATION_FAILED", data: { issues: [{ field: "drain" }, { field: "token" }] } });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ arguments: { serviceUrl: "http://REDACTED@h:1/x?y#z", drain: true, token: "REDACTED" }, finished: { outcome: "failure" } });
+  });
+
+  it("rejects serviceName and serviceKey outside ^[a-zA-Z0-9_-]+$ naming both fields", async () => {
+    const { post } = createFakes();
+    const response = await post(`${RESTATE}/recover-stuck-workflow`, JSON.stringify({ serviceName: "Engine.Canary", serviceKey: "" }));
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { data: { issues: { field: string }[] } };
+    expect(body.data.issues.map((issue) => issue.field).sort()).toEqual(["serviceKey", "serviceName"]);
+  });
+
+  it("rejects a missing or non-http serviceUrl with 400 naming serviceUrl", async () => {
+    const { post } = createFakes();
+    for (const body of [{}, { serviceUrl: "ftp://worker:9080" }, { serviceUrl: "not a url" }]) {
+      const response = await post(`${RESTATE}/force-redeploy`, JSON.stringify(body));
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ data: { issues: [{ field: "serviceUrl" }] } });
+    }
+  });
+
+  it("rejects any field on doctor, whose body is an empty object", async () => {
+    const { post } = createFakes();
+    const response = await post(`${RESTATE}/doctor`, JSON.stringify({ verbose: true }));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ data: { issues: [{ field: "verbose" }] } });
+  });
+
+  it("defaults force to true and forceDrain to false", () => {
+    expect(forceRedeployRequest.parse({ serviceUrl: "http://w:9080" })).toEqual({ serviceUrl: "http://w:9080", force: true });
+    expect(cleanupStaleDeploymentsRequest.parse({ serviceUrl: "http://w:9080" })).toEqual({ serviceUrl: "http://w:9080", forceDrain: false });
+  });
+
+  it("serves an OpenAPI document generated from the route schemas", async () => {
+    const { app } = createFakes();
+    const document = (await (await app.request("/api/v2/admin/openapi.json")).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: { content: { "application/json": { schema: Record<string, unknown> } } }; responses: Record<string, unknown> }>>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
+    expect(document.openapi).toBe("3.1.0");
+    for (const route of ["doctor", "force-redeploy", "cleanup-stale-deployments", "recover-stuck-workflow"]) {
+      expect(document.paths[`${RESTATE}/${route}`]?.post).toBeDefined();
+    }
+    const recover = document.paths[`${RESTATE}/recover-stuck-workflow`]!.post!;
+    expect(recover.requestBody?.content["application/json"].schema).toMatchObject({
+      additionalProperties: false,
+      required: ["serviceName", "serviceKey"],
+      properties: { serviceKey: { pattern: "^[a-zA-Z0-9_-]+$" } },
+    });
+    expect(Object.keys(recover.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "409", "502", "503"]));
+    expect(document.paths[`${RESTATE}/force-redeploy`]!.post!.requestBody?.content["application/json"].schema).toMatchObject({
+      properties: { force: { default: true } },
+    });
+    expect(document.paths["/api/v2/admin/operator/dead-letters/{id}/replay"]?.post).toBeDefined();
+    expect(document.components.securitySchemes.apiKey).toEqual({ type: "apiKey", in: "header", name: "X-Api-Key" });
+  });
+});
