@@ -4,7 +4,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { createRestateAdminClient, sameDeploymentUri } from "../../shared/restate/admin-client.ts";
-import { createWorkerProcess, workerEnvironment, type WorkerProcess } from "../helpers/worker-process.ts";
+import { createWorkerProcess, startWorkerInProcess, workerEnvironment, type WorkerProcess } from "../helpers/worker-process.ts";
 
 const stack = inject("stack");
 const databaseUrl = inject("databaseUrl");
@@ -44,6 +44,17 @@ describe("worker start-up", () => {
     const metrics = await (await fetch(`${worker.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/dalp_ddwf_endpoint_registrations_total\{[^}]*outcome="registered"[^}]*\} 1/);
     expect(metrics).toMatch(/dalp_ddwf_services_bound\{[^}]*\} 3/);
+  });
+
+  it("runs in the test's own process too, when nothing needs killing", async () => {
+    const running = await startWorkerInProcess(await workerEnvironment(stack, databaseUrl));
+    try {
+      expect((await fetch(`http://127.0.0.1:${running.opsPort}/health/ready`)).status).toBe(200);
+      const deployment = (await admin.listDeployments()).find((d) => d.id === running.deploymentId);
+      expect(deployment?.services.map((s) => s.name).sort()).toEqual(["EngineCanary", "TransactionExecutionWorkflow", "TransactionProcessor"]);
+    } finally {
+      await running.stop();
+    }
   });
 
   it("answers liveness while registration is still pending and lists what is pending", async () => {
