@@ -19,7 +19,9 @@ const decimal = z.string().regex(/^\d+$/, "must be a non-negative integer in dec
 
 export const submitTransactionParameters = z
   .object({
-    transactionId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_:.-]{0,127}$/, "must be 1-128 characters of letters, digits, _ : . -"),
+    // The same alphabet the DAPI's recover-stuck-workflow accepts for a workflow key, so every
+    // transaction can be recovered by an operator.
+    transactionId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1-128 characters of letters, digits, _ and -"),
     organizationId: z.string().min(1).max(128),
     chainId: z.number().int().positive(),
     signerAddress: address.transform((value) => value.toLowerCase()),
