@@ -3,8 +3,9 @@
  * keys (fast polling, short stuck threshold), the typed client, and the database to check records.
  */
 import { inject } from "vitest";
+import type { Hex } from "viem";
 import { connectDatabase } from "../../shared/db/client.ts";
-import { createTransactionClient } from "../../services/workflows/transaction-execution/client.ts";
+import { createTransactionClient, type SubmitTransactionParameters } from "../../services/workflows/transaction-execution/client.ts";
 import { createChainTools, type Sender } from "./chain.ts";
 import { createWorkerProcess, workerEnvironment } from "./worker-process.ts";
 
@@ -33,6 +34,28 @@ export async function startTransactionHarness(options: TransactionHarnessOptions
   await worker.start();
   const database = connectDatabase({ url: databaseUrl, embedded: true, poolSize: 4 });
   const client = createTransactionClient({ db: database.db, ingressUrl: stack.restateIngressUrl });
+  const organizationId = `org-${crypto.randomUUID().slice(0, 8)}`;
+  const newTransactionId = () => `tx_${crypto.randomUUID()}`;
+
+  /** Submits a call (or a transfer, without `data`) from `signer` on the EOA route; returns its id. */
+  const submit = async (
+    signer: Hex,
+    target: Hex | null,
+    request: Partial<Omit<SubmitTransactionParameters, "signerAddress" | "target">> = {},
+  ): Promise<string> => {
+    const transactionId = request.transactionId ?? newTransactionId();
+    await client.submitTransaction({
+      transactionId,
+      organizationId,
+      chainId: stack.chainId,
+      signerAddress: signer,
+      target,
+      executor: { route: "eoa" },
+      ...request,
+    });
+    return transactionId;
+  };
+
   return {
     stack,
     tools,
@@ -40,8 +63,9 @@ export async function startTransactionHarness(options: TransactionHarnessOptions
     worker,
     db: database.db,
     client,
-    organizationId: `org-${crypto.randomUUID().slice(0, 8)}`,
-    newTransactionId: () => `tx_${crypto.randomUUID()}`,
+    organizationId,
+    newTransactionId,
+    submit,
     stop: async () => {
       await worker.stop();
       await database.close();

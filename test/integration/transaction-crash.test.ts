@@ -19,14 +19,9 @@ describe("a worker killed while transactions run", () => {
     const jobs = Array.from({ length: 20 }, (_, i) => ({ id: h.newTransactionId(), tag: 1000 + i, sender: h.senders[i % 2]!.address }));
     await Promise.all(
       jobs.map((job) =>
-        h.client.submitTransaction({
+        h.submit(job.sender, probe, {
           transactionId: job.id,
-          organizationId: h.organizationId,
-          chainId: h.stack.chainId,
-          signerAddress: job.sender,
-          target: probe,
           data: encodeFunctionData({ abi: contract.abi, functionName: "poke", args: [BigInt(job.tag)] }),
-          executor: { route: "eoa" },
         }),
       ),
     );

@@ -43,16 +43,7 @@ describe("TransactionExecutionWorkflow", () => {
 
   it("completes a value transfer, and the database record agrees with the status at every phase", async () => {
     const recipient = (await h.tools.newSender("0")).address;
-    const transactionId = h.newTransactionId();
-    await h.client.submitTransaction({
-      transactionId,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: sender(0).address,
-      target: recipient,
-      value: parseEther("1.5").toString(),
-      executor: { route: "eoa" },
-    });
+    const transactionId = await h.submit(sender(0).address, recipient, { value: parseEther("1.5").toString() });
     const { seen, final } = await followPhases(transactionId);
 
     expect(final).toMatchObject({ phase: "completed", transactionId, nonce: 0, error: null });
@@ -69,16 +60,7 @@ describe("TransactionExecutionWorkflow", () => {
   });
 
   it("completes a contract call with the attribution suffix appended to the calldata", async () => {
-    const transactionId = h.newTransactionId();
-    await h.client.submitTransaction({
-      transactionId,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: sender(1).address,
-      target: probe,
-      data: pokeData(7),
-      executor: { route: "eoa" },
-    });
+    const transactionId = await h.submit(sender(1).address, probe, { data: pokeData(7) });
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
     expect(final.phase).toBe("completed");
     const mined = await h.tools.client.getTransaction({ hash: final.txHash! });
@@ -89,34 +71,16 @@ describe("TransactionExecutionWorkflow", () => {
   });
 
   it("ends a reverting call `failed` with the revert reason and no nonce used", async () => {
-    const transactionId = h.newTransactionId();
     const nonceBefore = await h.tools.client.getTransactionCount({ address: sender(2).address });
-    await h.client.submitTransaction({
-      transactionId,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: sender(2).address,
-      target: probe,
-      data: failData("limit exceeded"),
-      executor: { route: "eoa" },
-    });
+    const transactionId = await h.submit(sender(2).address, probe, { data: failData("limit exceeded") });
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
     expect(final).toMatchObject({ phase: "failed", error: { code: "EXECUTION_REVERTED", message: "limit exceeded" } });
     expect(await h.tools.client.getTransactionCount({ address: sender(2).address })).toBe(nonceBefore);
   });
 
   it("ends a mined call that reverts on chain `failed` with its revert reason", async () => {
-    const transactionId = h.newTransactionId();
-    await h.client.submitTransaction({
-      transactionId,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: sender(2).address,
-      target: probe,
-      data: failData("paused by compliance"),
-      gas: { gasLimit: "100000" }, // a fixed limit skips estimation, so the call is mined and reverts
-      executor: { route: "eoa" },
-    });
+    // A fixed gas limit skips estimation, so the call is mined and reverts on chain.
+    const transactionId = await h.submit(sender(2).address, probe, { data: failData("paused by compliance"), gas: { gasLimit: "100000" } });
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
     expect(final).toMatchObject({ phase: "failed", error: { code: "EXECUTION_REVERTED", message: "paused by compliance" } });
     const receipt = await h.tools.client.getTransactionReceipt({ hash: final.txHash! });
@@ -127,30 +91,12 @@ describe("TransactionExecutionWorkflow", () => {
     const signer = sender(3).address;
     const nonceBefore = await h.tools.client.getTransactionCount({ address: signer });
     const noCode = (await h.tools.newSender("0")).address;
-    const refused = h.newTransactionId();
-    await h.client.submitTransaction({
-      transactionId: refused,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: signer,
-      target: noCode,
-      data: pokeData(1),
-      executor: { route: "eoa" },
-    });
+    const refused = await h.submit(signer, noCode, { data: pokeData(1) });
     const failed = await h.client.waitForTransaction(refused, { timeoutMs: 60_000 });
     expect(failed).toMatchObject({ phase: "failed", txHash: null, nonce: null, error: { code: "TARGET_HAS_NO_CODE" } });
     expect(await h.tools.client.getTransactionCount({ address: signer, blockTag: "pending" })).toBe(nonceBefore);
 
-    const next = h.newTransactionId();
-    await h.client.submitTransaction({
-      transactionId: next,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: signer,
-      target: probe,
-      data: pokeData(2),
-      executor: { route: "eoa" },
-    });
+    const next = await h.submit(signer, probe, { data: pokeData(2) });
     expect(await h.client.waitForTransaction(next, { timeoutMs: 60_000 })).toMatchObject({ phase: "completed", nonce: nonceBefore });
   });
 

@@ -15,19 +15,7 @@ describe("nonces of one sender", () => {
 
   async function submitTransfers(signer: Hex, count: number, recipient: Hex): Promise<string[]> {
     const ids = Array.from({ length: count }, () => h.newTransactionId());
-    await Promise.all(
-      ids.map((transactionId) =>
-        h.client.submitTransaction({
-          transactionId,
-          organizationId: h.organizationId,
-          chainId: h.stack.chainId,
-          signerAddress: signer,
-          target: recipient,
-          value: "1",
-          executor: { route: "eoa" },
-        }),
-      ),
-    );
+    await Promise.all(ids.map((transactionId) => h.submit(signer, recipient, { transactionId, value: "1" })));
     return ids;
   }
 

@@ -20,16 +20,7 @@ describe("transactions through a failing RPC", () => {
   const submit = (signer: `0x${string}`, count: number) =>
     Promise.all(
       Array.from({ length: count }, async () => {
-        const transactionId = h.newTransactionId();
-        await h.client.submitTransaction({
-          transactionId,
-          organizationId: h.organizationId,
-          chainId: h.stack.chainId,
-          signerAddress: signer,
-          target: h.senders[1]!.address,
-          value: "1",
-          executor: { route: "eoa" },
-        });
+        const transactionId = await h.submit(signer, h.senders[1]!.address, { value: "1" });
         return transactionId;
       }),
     );
@@ -85,16 +76,7 @@ describe("a transaction whose RPC stays down past the pre-broadcast budget", () 
 
   it("ends `dead-letter` with a dead-letter row naming the cause, and burns no nonce", async () => {
     proxy.setMode("down");
-    const transactionId = h.newTransactionId();
-    await h.client.submitTransaction({
-      transactionId,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: h.senders[0]!.address,
-      target: h.senders[0]!.address,
-      value: "1",
-      executor: { route: "eoa" },
-    });
+    const transactionId = await h.submit(h.senders[0]!.address, h.senders[0]!.address, { value: "1" });
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
     proxy.setMode("up");
     expect(final).toMatchObject({ phase: "dead-letter", txHash: null, error: { code: "RETRY_BUDGET_EXHAUSTED" } });

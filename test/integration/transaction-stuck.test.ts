@@ -30,16 +30,7 @@ describe("stuck and dropped transactions", () => {
 
   async function submitWhileManualMining(signer: Hex): Promise<{ transactionId: string; hash: Hex; nonce: number }> {
     await h.tools.client.setAutomine(false);
-    const transactionId = h.newTransactionId();
-    await h.client.submitTransaction({
-      transactionId,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: signer,
-      target: (await h.tools.newSender("0")).address,
-      value: "1",
-      executor: { route: "eoa" },
-    });
+    const transactionId = await h.submit(signer, (await h.tools.newSender("0")).address, { value: "1" });
     const confirming = await waitFor("the transaction to be broadcast", async () => {
       const status = await h.client.getTransactionStatus(transactionId);
       return status?.phase === "confirming" && status.txHash ? status : undefined;
@@ -109,16 +100,7 @@ describe("a stuck transaction at the fee cap", () => {
     await h.tools.client.setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("1") });
     await h.tools.client.mine({ blocks: 1 });
     await h.tools.client.setAutomine(false);
-    const transactionId = h.newTransactionId();
-    await h.client.submitTransaction({
-      transactionId,
-      organizationId: h.organizationId,
-      chainId: h.stack.chainId,
-      signerAddress: signer,
-      target: (await h.tools.newSender("0")).address,
-      value: "1",
-      executor: { route: "eoa" },
-    });
+    const transactionId = await h.submit(signer, (await h.tools.newSender("0")).address, { value: "1" });
     const broadcast = await waitFor("the broadcast", async () => {
       const status = await h.client.getTransactionStatus(transactionId);
       return status?.txHash ? status : undefined;
