@@ -70,6 +70,20 @@ describe("stuck and dropped transactions", () => {
     expect((await h.client.getTransactionStatus(original.transactionId, { source: "database" }))?.txHash).toBe(final.txHash);
   });
 
+  it("mines the same signed bytes, once, when the worker is killed right after broadcast", async () => {
+    const signer = h.senders[0]!.address;
+    const fromBlock = await h.tools.client.getBlockNumber();
+    const sent = await submitWhileManualMining(signer);
+    await h.worker.crash();
+    await h.worker.start();
+    await h.tools.client.setAutomine(true);
+    await h.tools.client.mine({ blocks: 1 });
+    const final = await h.client.waitForTransaction(sent.transactionId, { timeoutMs: 60_000 });
+    expect(final).toMatchObject({ phase: "completed", txHash: sent.hash, nonce: sent.nonce });
+    const mined = await h.tools.minedTransactionsOf(signer, fromBlock);
+    expect(mined.map((tx) => tx.hash)).toEqual([sent.hash]);
+  });
+
   it("re-broadcasts the same signed bytes when the transaction is dropped from the mempool", async () => {
     const signer = h.senders[1]!.address;
     const original = await submitWhileManualMining(signer);
