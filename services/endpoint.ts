@@ -15,6 +15,7 @@ import type { SignerRegistry } from "../shared/signers/signer-registry.ts";
 import type { EngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import { createTransactionProcessor } from "./transaction-processor/object.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
+import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
 import { createTransactionExecutionWorkflow } from "./workflows/transaction-execution/workflow.ts";
 
 export type TransactionSettings = {
@@ -42,6 +43,7 @@ export function createServices(dependencies: EndpointDependencies) {
   return [
     createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step) }),
     createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
+    createIdentityRecoveryWorkflow({ db, chains, metrics }),
     createTransactionProcessor({
       chains,
       signers,

@@ -5,9 +5,9 @@
  * the last failure into a `TerminalError`: `runStep` lets it fail the handler, `tryStep` hands the
  * caller `null` so a loop can decide (usually: pause and look again).
  */
-import { TerminalError, type ObjectContext, type WorkflowContext } from "@restatedev/restate-sdk";
+import { TerminalError, type Context } from "@restatedev/restate-sdk";
 
-type StepContext = Pick<WorkflowContext | ObjectContext, "run">;
+type StepContext = Pick<Context, "run">;
 
 export type StepRetryPolicy = {
   initialRetryInterval: { milliseconds: number };

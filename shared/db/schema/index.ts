@@ -4,3 +4,4 @@ export * from "./api-keys.ts";
 export * from "./webhooks.ts";
 export * from "./dead-letters.ts";
 export * from "./canary-steps.ts";
+export * from "./recovery-invitations.ts";
