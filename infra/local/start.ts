@@ -16,6 +16,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../shared/db/em
 import { migrateDatabase } from "../../shared/db/migrate.ts";
 import { countActiveApiKeys } from "../../shared/db/repositories/api-keys.ts";
 import { EXIT_CONFIG_INVALID } from "../../shared/process/run-process.ts";
+import { setUpRecoveryDemo } from "../demo/identity-recovery-demo.ts";
 import { privateKeyToAddress } from "viem/accounts";
 import { anvilDevelopmentKeys, startAnvil } from "./anvil.ts";
 import { startManagedProcess, type ManagedProcess } from "./managed-process.ts";
@@ -123,6 +124,25 @@ async function main(): Promise<void> {
       waitFor("the DAPI to be ready", () => isReady(`${hostUrl(config.DAPI_PORT)}/health/ready`), { timeoutMs: 120_000, abort }),
     ]);
 
+    // On its own chain, npm start sets up the identity-recovery demo once (state in DATA_DIR).
+    let demoLine: string | undefined;
+    if (devSigners.length > 0) {
+      const demoDb = connectDatabase({ url: databaseUrl, poolSize: 2, embedded: databaseUrl.includes(EMBEDDED_URL_MARKER) });
+      try {
+        const { demo } = await setUpRecoveryDemo({
+          stateFile: join(dataDir, "demo-identity-recovery.json"),
+          rpcUrl: childEnv.CHAIN_RPC_URL ?? config.CHAIN_RPC_URL,
+          chainId: config.CHAIN_ID,
+          agentPrivateKey: devSigners[0] as `0x${string}`,
+          db: demoDb.db,
+          ingressUrl: childEnv.RESTATE_INGRESS_URL ?? config.RESTATE_INGRESS_URL,
+        });
+        demoLine = `  Demo              invitation ${demo.invitationId} waits for its investor: npm run demo:accept -- ${demo.invitationId}`;
+      } finally {
+        await demoDb.close();
+      }
+    }
+
     const ingress = childEnv.RESTATE_INGRESS_URL ?? config.RESTATE_INGRESS_URL;
     const admin = childEnv.RESTATE_ADMIN_URL ?? config.RESTATE_ADMIN_URL;
     say("");
@@ -137,6 +157,7 @@ async function main(): Promise<void> {
     if (devSigners.length > 0) {
       say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);
     }
+    if (demoLine) say(demoLine);
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);
     say("");
     say(`ddwf ready: worker and DAPI are up (Ctrl-C stops everything)`);
