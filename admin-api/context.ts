@@ -21,8 +21,16 @@ export type RestateEndpoints = {
   authToken?: string | undefined;
 };
 
-/** Resubmits the transaction behind a dead letter once its workflow key is recovered. */
-export type TransactionResubmitter = (transactionId: string) => Promise<{ invocationId: string }>;
+/**
+ * How a dead letter of one kind is replayed: the workflow whose key is the letter's reference is
+ * recovered (as recover-stuck-workflow does), then `resubmit` starts it again.
+ */
+export type DeadLetterReplay = {
+  serviceName: string;
+  resubmit(referenceId: string): Promise<{ invocationId: string }>;
+};
+
+export type DeadLetterReplays = Partial<Record<"transaction" | "webhook-delivery" | "identity-recovery", DeadLetterReplay>>;
 
 export type OperatorServices = {
   /** API keys, audit rows and dead letters (the database, or fakes in unit tests). */
@@ -32,7 +40,8 @@ export type OperatorServices = {
   restate: RestateEndpoints;
   /** Upper bound for each doctor probe. */
   doctorProbeTimeoutMs: number;
-  resubmitTransaction: TransactionResubmitter;
+  /** Dead-letter kinds that can be replayed, and how. */
+  replays: DeadLetterReplays;
 };
 
 export type DapiEnv = {

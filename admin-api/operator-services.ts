@@ -3,7 +3,11 @@
  * the admin client, and the resubmission used by dead-letter replay.
  */
 import type { Database } from "../shared/db/client.ts";
+import * as clients from "@restatedev/restate-sdk-clients";
 import { getTransaction } from "../shared/db/repositories/transactions.ts";
+import { setWebhookDeliveryStatus } from "../shared/db/repositories/webhooks.ts";
+import type { WebhookDeliveryWorkflowApi } from "../services/workflows/webhook-delivery/api.ts";
+import { TRANSACTION_EXECUTION_WORKFLOW } from "../services/workflows/transaction-execution/api.ts";
 import { createRestateAdminClient } from "../shared/restate/admin-client.ts";
 import type { ExecutorSelection } from "../shared/signers/executor-selection.ts";
 import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
@@ -22,28 +26,42 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
   const { db, restate } = parameters;
   const authHeaders = restate.authToken ? { authorization: `Bearer ${restate.authToken}` } : undefined;
   const transactions = createTransactionClient({ db, ingressUrl: restate.ingressUrl, ...(authHeaders ? { headers: authHeaders } : {}) });
+  const ingress = clients.connect({ url: restate.ingressUrl, ...(authHeaders ? { headers: authHeaders } : {}) });
   return {
     stores: createDatabaseStores(db),
     admin: createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken }),
     restate,
     doctorProbeTimeoutMs: parameters.doctorProbeTimeoutMs,
-    resubmitTransaction: async (transactionId) => {
-      const stored = await getTransaction(db, transactionId);
-      if (!stored) throw new DapiError("DEAD_LETTER_NOT_FOUND", `the dead letter names transaction ${transactionId}, which is not stored`);
-      const submitted = await transactions.submitTransaction({
-        transactionId: stored.id,
-        organizationId: stored.organizationId,
-        chainId: stored.chainId,
-        signerAddress: stored.signerAddress,
-        target: stored.target,
-        data: stored.data,
-        value: stored.value,
-        ...(stored.gas ? { gas: stored.gas } : {}),
-        executor: stored.executor as ExecutorSelection,
-        idempotencyKey: stored.idempotencyKey,
-        ...(stored.correlationId ? { correlationId: stored.correlationId } : {}),
-      });
-      return { invocationId: submitted.invocationId };
+    replays: {
+      transaction: { serviceName: TRANSACTION_EXECUTION_WORKFLOW, resubmit: (transactionId) => resubmitTransaction(transactionId) },
+      "webhook-delivery": {
+        serviceName: "WebhookDeliveryWorkflow",
+        resubmit: async (deliveryId) => {
+          // The delivery row stays (its attempts are history); the workflow starts over with it.
+          await setWebhookDeliveryStatus(db, deliveryId, { status: "pending", nextAttemptAt: null });
+          const submission = await ingress.workflowClient<WebhookDeliveryWorkflowApi>({ name: "WebhookDeliveryWorkflow" }, deliveryId).workflowSubmit({});
+          return { invocationId: submission.invocationId };
+        },
+      },
     },
   };
+
+  async function resubmitTransaction(transactionId: string): Promise<{ invocationId: string }> {
+    const stored = await getTransaction(db, transactionId);
+    if (!stored) throw new DapiError("DEAD_LETTER_NOT_FOUND", `the dead letter names transaction ${transactionId}, which is not stored`);
+    const submitted = await transactions.submitTransaction({
+      transactionId: stored.id,
+      organizationId: stored.organizationId,
+      chainId: stored.chainId,
+      signerAddress: stored.signerAddress,
+      target: stored.target,
+      data: stored.data,
+      value: stored.value,
+      ...(stored.gas ? { gas: stored.gas } : {}),
+      executor: stored.executor as ExecutorSelection,
+      idempotencyKey: stored.idempotencyKey,
+      ...(stored.correlationId ? { correlationId: stored.correlationId } : {}),
+    });
+    return { invocationId: submitted.invocationId };
+  }
 }

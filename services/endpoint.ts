@@ -16,6 +16,7 @@ import type { EngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import { createTransactionProcessor } from "./transaction-processor/object.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
 import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
+import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
 import { createTransactionExecutionWorkflow } from "./workflows/transaction-execution/workflow.ts";
 
 export type TransactionSettings = {
@@ -36,6 +37,7 @@ export type EndpointDependencies = {
   indexer: IndexerSource;
   metrics: EngineMetrics;
   transactions: TransactionSettings;
+  webhooks: { retryScheduleMs: number[]; timeoutMs: number };
 };
 
 export function createServices(dependencies: EndpointDependencies) {
@@ -44,6 +46,7 @@ export function createServices(dependencies: EndpointDependencies) {
     createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step) }),
     createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
+    createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
     createTransactionProcessor({
       chains,
       signers,

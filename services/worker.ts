@@ -80,6 +80,7 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
           feeBumpPercent: config.TX_FEE_BUMP_PERCENT,
           maxFeePerGasGwei: config.TX_MAX_FEE_PER_GAS_GWEI,
         },
+        webhooks: { retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
       },
       { port: config.WORKER_PORT, host: config.WORKER_HOST },
     );

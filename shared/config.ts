@@ -4,6 +4,7 @@
  * Nothing here reads the environment at import time.
  */
 import { z } from "zod";
+import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseRetrySchedule } from "./webhooks/retry-schedule.ts";
 
 const port = z.coerce
   .number({ error: "must be a port number" })
@@ -92,6 +93,20 @@ export const configSchema = z.object({
   TX_PREBROADCAST_RETRY_BUDGET_MS: positiveInt.default(300_000),
   /** Hex bytes appended to the calldata of every contract call (attribution), e.g. 0xdd01. */
   TX_ATTRIBUTION_SUFFIX: z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "must be 0x followed by an even number of hex digits").default("0x"),
+  /** Pauses between webhook attempts (durations such as 5s, 5m, 2h); when spent, the delivery is dead-lettered. */
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .default(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
+    .transform((value, context) => {
+      try {
+        return parseRetrySchedule(value);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    }),
+  /** How long one webhook attempt may take before it counts as failed. */
+  WEBHOOK_TIMEOUT_MS: positiveInt.max(120_000, "must be at most 120000").default(10_000),
   /** Indexer status URL answering JSON {"blockNumber": n}; unset means the chain head is the indexer. */
   INDEXER_STATUS_URL: httpUrl.optional(),
 });

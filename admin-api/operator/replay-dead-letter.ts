@@ -1,15 +1,14 @@
 /**
- * Replays a dead letter. For kind `transaction` (the only kind with a replay today) the reference
- * is the transaction id, which is also the TransactionExecutionWorkflow key:
+ * Replays a dead letter. Its reference is the key of the workflow that gave up (a transaction id
+ * for TransactionExecutionWorkflow, a delivery id for WebhookDeliveryWorkflow):
  * 1. recover the key exactly as recover-stuck-workflow does (refused while it is active or succeeded);
- * 2. resubmit the stored operation through the transaction client, so the workflow starts blank;
+ * 2. resubmit through the kind's replay (stored operation or delivery), so the workflow starts blank;
  * 3. mark the letter replayed — only after the resubmission, so a failed replay leaves it open.
  */
 import { z } from "zod";
-import { TRANSACTION_EXECUTION_WORKFLOW } from "../../services/workflows/transaction-execution/api.ts";
 import type { Logger } from "../../shared/logger.ts";
 import type { RestateAdminClient } from "../../shared/restate/admin-client.ts";
-import type { TransactionResubmitter } from "../context.ts";
+import type { DeadLetterReplays } from "../context.ts";
 import { DapiError } from "../errors.ts";
 import type { DeadLetterStore } from "../stores.ts";
 import { recoverStuckWorkflow } from "./recover-stuck-workflow.ts";
@@ -26,7 +25,7 @@ export type ReplayDeadLetterParameters = {
   id: string;
   deadLetters: DeadLetterStore;
   admin: RestateAdminClient;
-  resubmitTransaction: TransactionResubmitter;
+  replays: DeadLetterReplays;
   logger: Logger;
 };
 
@@ -37,11 +36,12 @@ export async function replayDeadLetter(parameters: ReplayDeadLetterParameters): 
   if (letter.status !== "open") {
     throw new DapiError("DEAD_LETTER_NOT_OPEN", `dead letter ${id} is ${letter.status}; only open dead letters are replayed`, { data: { status: letter.status } });
   }
-  if (letter.kind !== "transaction") {
+  const replay = parameters.replays[letter.kind];
+  if (!replay) {
     throw new DapiError("DEAD_LETTER_KIND_UNSUPPORTED", `dead letters of kind ${letter.kind} have no replay yet`, { data: { kind: letter.kind } });
   }
-  await recoverStuckWorkflow({ admin: parameters.admin, serviceName: TRANSACTION_EXECUTION_WORKFLOW, serviceKey: letter.referenceId, logger });
-  const { invocationId } = await parameters.resubmitTransaction(letter.referenceId);
+  await recoverStuckWorkflow({ admin: parameters.admin, serviceName: replay.serviceName, serviceKey: letter.referenceId, logger });
+  const { invocationId } = await replay.resubmit(letter.referenceId);
   const marked = await deadLetters.markReplayed(id, new Date());
   if (!marked) logger.warn("dead letter changed status during its replay", { deadLetterId: id });
   logger.info("dead letter replayed", { deadLetterId: id, kind: letter.kind, referenceId: letter.referenceId, invocationId });

@@ -85,8 +85,8 @@ export function createDeadLetterRoutes(source: ServicesSource | undefined): Hono
   routes.post(relativePath(deadLetterOperations.replay, DEAD_LETTERS_PREFIX), guard(deadLetterOperations.replay, source), async (c) => {
     const { id } = parseParams(c, replayDeadLetterParams);
     await parseJsonBody(c, replayDeadLetterRequest);
-    const { stores, admin, resubmitTransaction } = c.var.services;
-    return c.json(await replayDeadLetter({ id, deadLetters: stores.deadLetters, admin, resubmitTransaction, logger: c.var.logger }));
+    const { stores, admin, replays } = c.var.services;
+    return c.json(await replayDeadLetter({ id, deadLetters: stores.deadLetters, admin, replays, logger: c.var.logger }));
   });
   return routes;
 }

@@ -9,6 +9,7 @@ export type EngineMetrics = {
   workflowCompleted(workflowType: string, outcome: "success" | "terminal_error"): void;
   phaseEntered(phase: TransactionPhase): void;
   deadLettered(kind: string): void;
+  webhookDelivery(outcome: "delivered" | "failed" | "dead-letter" | "retry"): void;
 };
 
 export function createEngineMetrics(meter: Meter): EngineMetrics {
@@ -19,9 +20,13 @@ export function createEngineMetrics(meter: Meter): EngineMetrics {
     description: "Transaction phase changes, by the phase entered",
   });
   const deadLetters = meter.createCounter("dalp.ddwf.dead_letters", { description: "Work sent to the dead-letter table, by kind" });
+  const webhookDeliveries = meter.createCounter("dalp.ddwf.webhook.deliveries", {
+    description: "Webhook deliveries that ended, by outcome (delivered, failed, dead-letter)",
+  });
   return {
     workflowCompleted: (workflowType, outcome) => completed.add(1, { workflow_type: workflowType, outcome }),
     phaseEntered: (phase) => phases.add(1, { phase }),
     deadLettered: (kind) => deadLetters.add(1, { kind }),
+    webhookDelivery: (outcome) => webhookDeliveries.add(1, { outcome }),
   };
 }

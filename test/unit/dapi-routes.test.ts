@@ -44,9 +44,7 @@ function createFakes() {
     admin,
     restate: { adminUrl: "http://127.0.0.1:1", ingressUrl: "http://127.0.0.1:1" },
     doctorProbeTimeoutMs: 100,
-    resubmitTransaction: async () => {
-      throw new Error("unexpected resubmission");
-    },
+    replays: {},
   };
   const app = createDapiApp({
     readiness: createReadiness([]),

@@ -32,6 +32,7 @@ import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies } from "../../
 import type { TransactionWorkflowMetrics } from "../transaction-execution/workflow.ts";
 import type { TransactionExecutionWorkflowApi } from "../transaction-execution/api.ts";
 import { type AcceptRequest, type CancelRequest, type RecoveryDecision, type RecoveryStatus, type RecoveryStep } from "./api.ts";
+import { emitWebhookEvent } from "../webhook-delivery/emit-event.ts";
 import { finishInvitation, loadInvitation, readTokenBalance, verifyAcceptance } from "./steps.ts";
 
 export type IdentityRecoveryDependencies = {
@@ -64,6 +65,18 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
           status = { ...status, ...change };
           ctx.set("status", status);
         };
+        /** Each stage the invitation enters is a webhook event (`identity-recovery.<stage>`). */
+        let stageEvents = 0;
+        const announce = async () => {
+          stageEvents += 1;
+          const snapshot = status;
+          await emitWebhookEvent(ctx, db, {
+            id: `evt_${invitationId}_${stageEvents}`,
+            type: `identity-recovery.${snapshot.stage}`,
+            at: await ctx.date.now(),
+            data: { invitationId, stage: snapshot.stage, newWallet: snapshot.newWallet, steps: snapshot.steps, error: snapshot.error },
+          }, { correlationId: invitationId });
+        };
         const finish = async (stage: RecoveryStatus["stage"], change: Partial<RecoveryStatus> = {}) => {
           update({ ...change, stage });
           const final = status;
@@ -71,6 +84,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
             await finishInvitation(db, invitationId, final);
             metrics.workflowCompleted("IdentityRecoveryWorkflow", stage === "completed" || stage === "expired" || stage === "cancelled" ? "success" : "terminal_error");
           }, loadRetry);
+          await announce();
         };
         update({});
         if (invitation.status !== "pending") {
@@ -97,6 +111,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
 
         const newWallet = decision.newWallet;
         update({ newWallet, stage: "recovering-identity" });
+        await announce();
         const saga = createSaga();
         const chainStep = async (step: string, target: Hex, data: Hex): Promise<RecoveryStep> => {
           const transactionId = `${invitationId}-${step}`;
@@ -139,6 +154,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
           });
 
           update({ stage: "moving-balances" });
+          await announce();
           for (const [index, token] of invitation.tokens.entries()) {
             const chain = dependencies.chains.get(invitation.chainId);
             if (!chain) throw new DomainTerminalError("CHAIN_NOT_CONFIGURED", `chain ${invitation.chainId} is not configured`);

@@ -25,6 +25,7 @@ import type { ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
+import { emitWebhookEvent } from "../webhook-delivery/emit-event.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
 import type { TransactionProcessorApi } from "../../transaction-processor/api.ts";
@@ -70,8 +71,9 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
     name: "TransactionExecutionWorkflow",
     options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY },
     handlers: {
-      run: async (ctx: Ctx, _input: TransactionRunInput): Promise<TransactionStatus> => {
+      run: async (ctx: Ctx, input: TransactionRunInput): Promise<TransactionStatus> => {
         const transactionId = ctx.key;
+        const correlationId = input?.correlationId;
         let status: TransactionStatus = { phase: "submitting", transactionId, txHash: null, nonce: null, error: null };
         let sequence = 0;
 
@@ -98,6 +100,13 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
             if (phase === "completed") metrics.workflowCompleted("TransactionExecutionWorkflow", "success");
             if (phase === "failed" || phase === "dead-letter") metrics.workflowCompleted("TransactionExecutionWorkflow", "terminal_error");
           });
+          // One event per transition, its id fixed by the transition's place in the sequence.
+          await emitWebhookEvent(ctx, db, {
+            id: `evt_${transactionId}_${at}`,
+            type: `transaction.${phase}`,
+            at: await ctx.date.now(),
+            data: { transactionId, phase, txHash: snapshot.txHash, nonce: snapshot.nonce, error: snapshot.error, blockNumber: snapshot.blockNumber ?? null },
+          }, { correlationId: correlationId ?? undefined });
         };
 
         const operation = await runStep(ctx, "load-operation", () => loadOperation(db, transactionId), preBroadcastRetry);

@@ -1,0 +1,77 @@
+/** Side effects of WebhookDeliveryWorkflow; each runs inside one journaled step. */
+import { eq } from "drizzle-orm";
+import type { Database } from "../../../shared/db/client.ts";
+import { recordWebhookDeliveryAttempt, setWebhookDeliveryStatus } from "../../../shared/db/repositories/webhooks.ts";
+import { webhookDeliveries, webhookSubscriptions } from "../../../shared/db/schema/index.ts";
+import { parseRetryAfter } from "../../../shared/webhooks/retry-schedule.ts";
+import { webhookHeaders } from "../../../shared/webhooks/standard-webhooks.ts";
+import type { WebhookAttempt } from "./api.ts";
+
+export type LoadedDelivery = { url: string; eventId: string; body: string; enabled: boolean };
+
+export async function loadDelivery(db: Database, deliveryId: string): Promise<LoadedDelivery | null> {
+  const [row] = await db
+    .select({ url: webhookSubscriptions.url, enabled: webhookSubscriptions.enabled, eventId: webhookDeliveries.eventId, payload: webhookDeliveries.payload })
+    .from(webhookDeliveries)
+    .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
+    .where(eq(webhookDeliveries.id, deliveryId))
+    .limit(1);
+  if (!row) return null;
+  return { url: row.url, enabled: row.enabled, eventId: row.eventId, body: JSON.stringify(row.payload) };
+}
+
+/** Secrets are read at each attempt, never journaled: a rotation applies to the next attempt. */
+async function activeSecrets(db: Database, deliveryId: string): Promise<string[]> {
+  const [row] = await db
+    .select({ secrets: webhookSubscriptions.secrets })
+    .from(webhookDeliveries)
+    .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
+    .where(eq(webhookDeliveries.id, deliveryId))
+    .limit(1);
+  const now = Date.now();
+  return (row?.secrets ?? []).filter((s) => !s.expiresAt || Date.parse(s.expiresAt) > now).map((s) => s.secret);
+}
+
+/**
+ * One attempt: sign, POST, record. HTTP failures are results, not exceptions, so the workflow (not
+ * the step's retry policy) decides when to try again; only a database failure makes the step retry.
+ */
+export async function attemptDelivery(
+  db: Database,
+  parameters: { deliveryId: string; delivery: LoadedDelivery; attempt: number; timeoutMs: number; correlationId?: string | undefined },
+): Promise<WebhookAttempt & { retryAfterMs?: number }> {
+  const secrets = await activeSecrets(db, parameters.deliveryId);
+  const started = performance.now();
+  let statusCode: number | null = null;
+  let error: string | null = null;
+  let retryAfterMs: number | undefined;
+  try {
+    if (secrets.length === 0) throw new Error("the subscription has no active secret");
+    const headers = webhookHeaders({ id: parameters.delivery.eventId, timestampSeconds: Math.floor(Date.now() / 1000), body: parameters.delivery.body, secrets });
+    if (parameters.correlationId) headers["x-correlation-id"] = parameters.correlationId;
+    const response = await fetch(parameters.delivery.url, {
+      method: "POST",
+      headers,
+      body: parameters.delivery.body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(parameters.timeoutMs),
+    });
+    statusCode = response.status;
+    retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), Date.now());
+    await response.body?.cancel();
+  } catch (cause) {
+    error = cause instanceof Error ? (cause.name === "TimeoutError" ? `timed out after ${parameters.timeoutMs} ms` : describeFetchError(cause)) : String(cause);
+  }
+  const latencyMs = Math.round(performance.now() - started);
+  await recordWebhookDeliveryAttempt(db, { deliveryId: parameters.deliveryId, attempt: parameters.attempt, statusCode, latencyMs, error });
+  return { attempt: parameters.attempt, statusCode, latencyMs, error, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+}
+
+function describeFetchError(error: Error): string {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  return cause?.code ? `${error.message} (${cause.code})` : error.message;
+}
+
+export async function markDelivery(db: Database, deliveryId: string, state: "delivered" | "failed" | "dead-letter"): Promise<void> {
+  await setWebhookDeliveryStatus(db, deliveryId, { status: state, ...(state === "delivered" ? { deliveredAt: new Date() } : {}), nextAttemptAt: null });
+}
