@@ -17,6 +17,7 @@ import { createTransactionProcessor } from "./transaction-processor/object.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
 import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
 import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
+import { createTransactionReconciler } from "./workflows/reconciliation/object.ts";
 import { createTransactionExecutionWorkflow } from "./workflows/transaction-execution/workflow.ts";
 
 export type TransactionSettings = {
@@ -38,6 +39,7 @@ export type EndpointDependencies = {
   metrics: EngineMetrics;
   transactions: TransactionSettings;
   webhooks: { retryScheduleMs: number[]; timeoutMs: number };
+  reconciliation: { staleAfterMs: number };
 };
 
 export function createServices(dependencies: EndpointDependencies) {
@@ -47,6 +49,7 @@ export function createServices(dependencies: EndpointDependencies) {
     createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
     createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
+    createTransactionReconciler({ db, chains, metrics, settings: { staleAfterMs: dependencies.reconciliation.staleAfterMs, batchSize: 200 } }),
     createTransactionProcessor({
       chains,
       signers,

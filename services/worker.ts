@@ -19,8 +19,9 @@ import { createEngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import type { Hex } from "viem";
 import { listenEndpoint, type RunningEndpoint } from "./endpoint.ts";
 import { registerEndpoint } from "./registration/register-endpoint.ts";
+import { startBackgroundJobs } from "./bootstrap/start-background-jobs.ts";
 
-export const WORKER_STARTUP_STEPS = ["telemetry", "database", "endpoint", "registration"] as const;
+export const WORKER_STARTUP_STEPS = ["telemetry", "database", "endpoint", "registration", "background-jobs"] as const;
 
 export type RunningWorker = {
   opsPort: number;
@@ -81,6 +82,7 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
           maxFeePerGasGwei: config.TX_MAX_FEE_PER_GAS_GWEI,
         },
         webhooks: { retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
+        reconciliation: { staleAfterMs: config.RECONCILE_STALE_AFTER_MS },
       },
       { port: config.WORKER_PORT, host: config.WORKER_HOST },
     );
@@ -105,6 +107,17 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
       logger.info("endpoint registration skipped (WORKER_AUTO_REGISTER=false)");
     }
     readiness.done("registration");
+
+    if (config.WORKER_AUTO_REGISTER) {
+      await startBackgroundJobs({
+        ingressUrl: config.RESTATE_INGRESS_URL,
+        headers: config.RESTATE_AUTH_TOKEN ? { authorization: `Bearer ${config.RESTATE_AUTH_TOKEN}` } : undefined,
+        chainIds: chains.chainIds(),
+        reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+        logger,
+      });
+    }
+    readiness.done("background-jobs");
 
     const startupMs = performance.now() - startedAt;
     metrics.recordStartupDuration(startupMs);

@@ -10,6 +10,7 @@ export type EngineMetrics = {
   phaseEntered(phase: TransactionPhase): void;
   deadLettered(kind: string): void;
   webhookDelivery(outcome: "delivered" | "failed" | "dead-letter" | "retry"): void;
+  reconciliationFinding(kind: string): void;
 };
 
 export function createEngineMetrics(meter: Meter): EngineMetrics {
@@ -23,7 +24,11 @@ export function createEngineMetrics(meter: Meter): EngineMetrics {
   const webhookDeliveries = meter.createCounter("dalp.ddwf.webhook.deliveries", {
     description: "Webhook deliveries that ended, by outcome (delivered, failed, dead-letter)",
   });
+  const reconciliation = meter.createCounter("dalp.ddwf.reconciliation.findings", {
+    description: "Drift repaired by reconciliation rounds, by kind (record-repaired, workflow-redriven, nonce-resynced, nonce-gap)",
+  });
   return {
+    reconciliationFinding: (kind) => reconciliation.add(1, { kind }),
     workflowCompleted: (workflowType, outcome) => completed.add(1, { workflow_type: workflowType, outcome }),
     phaseEntered: (phase) => phases.add(1, { phase }),
     deadLettered: (kind) => deadLetters.add(1, { kind }),

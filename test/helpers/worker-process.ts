@@ -26,6 +26,8 @@ export async function workerEnvironment(stack: TestStack, databaseUrl: string, o
     WORKER_PORT: String(workerPort),
     OPS_PORT: String(opsPort),
     LOG_LEVEL: "debug",
+    // Recurring loops run only in the tests that are about them (they call runOnce themselves).
+    RECONCILE_INTERVAL_MS: "0",
     ...overrides,
   };
 }

@@ -43,7 +43,7 @@ describe("worker start-up", () => {
     expect(deployment?.services.map((s) => s.name)).toContain("EngineCanary");
     const metrics = await (await fetch(`${worker.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/dalp_ddwf_endpoint_registrations_total\{[^}]*outcome="registered"[^}]*\} 1/);
-    expect(metrics).toMatch(/dalp_ddwf_services_bound\{[^}]*\} 4/);
+    expect(metrics).toMatch(/dalp_ddwf_services_bound\{[^}]*\} 6/);
   });
 
   it("runs in the test's own process too, when nothing needs killing", async () => {
@@ -51,7 +51,14 @@ describe("worker start-up", () => {
     try {
       expect((await fetch(`http://127.0.0.1:${running.opsPort}/health/ready`)).status).toBe(200);
       const deployment = (await admin.listDeployments()).find((d) => d.id === running.deploymentId);
-      expect(deployment?.services.map((s) => s.name).sort()).toEqual(["EngineCanary", "IdentityRecoveryWorkflow", "TransactionExecutionWorkflow", "TransactionProcessor"]);
+      expect(deployment?.services.map((s) => s.name).sort()).toEqual([
+        "EngineCanary",
+        "IdentityRecoveryWorkflow",
+        "TransactionExecutionWorkflow",
+        "TransactionProcessor",
+        "TransactionReconciler",
+        "WebhookDeliveryWorkflow",
+      ]);
     } finally {
       await running.stop();
     }
@@ -65,12 +72,13 @@ describe("worker start-up", () => {
     });
     worker = createWorkerProcess(stack, env);
     void worker.start().catch(() => {});
-    const ready = await waitFor("readiness to report only registration pending", async () => {
+    const ready = await waitFor("readiness to report registration as the first step pending", async () => {
       const response = await fetch(`${worker!.opsUrl}/health/ready`);
       const body = (await response.json()) as { pending: string[] };
-      return response.status === 503 && body.pending.length === 1 ? body : undefined;
+      return response.status === 503 && body.pending[0] === "registration" ? body : undefined;
     });
-    expect(ready.pending).toEqual(["registration"]);
+    expect(ready.pending).toEqual(["registration", "background-jobs"]);
+    expect(ready).toMatchObject({ done: ["telemetry", "database", "endpoint"] });
     expect((await fetch(`${worker.opsUrl}/health/live`)).status).toBe(200);
   });
 });

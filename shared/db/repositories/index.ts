@@ -5,3 +5,4 @@ export * from "./webhooks.ts";
 export * from "./dead-letters.ts";
 export * from "./canary-steps.ts";
 export * from "./recovery-invitations.ts";
+export * from "./reconciliation.ts";
