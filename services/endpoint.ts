@@ -18,6 +18,7 @@ import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
 import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
 import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
 import { createTransactionReconciler } from "./workflows/reconciliation/object.ts";
+import { createExchangeRateScheduler } from "./workflows/exchange-rate/object.ts";
 import { createTransactionExecutionWorkflow } from "./workflows/transaction-execution/workflow.ts";
 
 export type TransactionSettings = {
@@ -40,6 +41,7 @@ export type EndpointDependencies = {
   transactions: TransactionSettings;
   webhooks: { retryScheduleMs: number[]; timeoutMs: number };
   reconciliation: { staleAfterMs: number };
+  exchangeRates: { feedUrlTemplate: string | undefined; maxAgeMs: number };
 };
 
 export function createServices(dependencies: EndpointDependencies) {
@@ -49,6 +51,7 @@ export function createServices(dependencies: EndpointDependencies) {
     createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
     createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
+    createExchangeRateScheduler({ db, settings: dependencies.exchangeRates }),
     createTransactionReconciler({ db, chains, metrics, settings: { staleAfterMs: dependencies.reconciliation.staleAfterMs, batchSize: 200 } }),
     createTransactionProcessor({
       chains,

@@ -83,6 +83,7 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
         },
         webhooks: { retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
         reconciliation: { staleAfterMs: config.RECONCILE_STALE_AFTER_MS },
+        exchangeRates: { feedUrlTemplate: config.EXCHANGE_RATE_FEED_URL, maxAgeMs: config.EXCHANGE_RATE_MAX_AGE_MS },
       },
       { port: config.WORKER_PORT, host: config.WORKER_HOST },
     );
@@ -109,13 +110,16 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     readiness.done("registration");
 
     if (config.WORKER_AUTO_REGISTER) {
-      await startBackgroundJobs({
+      const jobs = await startBackgroundJobs({
         ingressUrl: config.RESTATE_INGRESS_URL,
         headers: config.RESTATE_AUTH_TOKEN ? { authorization: `Bearer ${config.RESTATE_AUTH_TOKEN}` } : undefined,
         chainIds: chains.chainIds(),
         reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+        exchangeRatePairs: config.EXCHANGE_RATE_PAIRS,
+        exchangeRateRefreshMs: config.EXCHANGE_RATE_REFRESH_MS,
         logger,
       });
+      metrics.setExchangeRateSchedulers(jobs.exchangeRateSchedulers);
     }
     readiness.done("background-jobs");
 

@@ -111,6 +111,22 @@ export const configSchema = z.object({
   RECONCILE_INTERVAL_MS: z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(0, "must be 0 or more").default(60_000),
   /** A record in a non-terminal phase unchanged for this long is checked against its workflow. */
   RECONCILE_STALE_AFTER_MS: positiveInt.default(300_000),
+  /** Currency pairs whose rates are refreshed, e.g. `EUR/USD,GBP/USD`; one scheduler per pair. */
+  EXCHANGE_RATE_PAIRS: z
+    .string()
+    .transform((value) => value.split(",").map((pair) => pair.trim()).filter((pair) => pair.length > 0))
+    .pipe(z.array(z.string().regex(/^[A-Z]{3,5}[/-][A-Z]{3,5}$/, "each pair must look like EUR/USD")).transform((pairs) => [...new Set(pairs.map((pair) => pair.replace("/", "-")))]))
+    .default([]),
+  /** Feed answering JSON {"rate": "1.0842", "timestamp": ISO-8601}; {base}, {quote} and {pair} are filled in. */
+  EXCHANGE_RATE_FEED_URL: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, "must be an http(s) URL")
+    .refine((value) => /\{(base|quote|pair)\}/.test(value), "must contain {base} and {quote}, or {pair}")
+    .optional(),
+  /** Pause between two refreshes of one pair. */
+  EXCHANGE_RATE_REFRESH_MS: positiveInt.default(60_000),
+  /** A feed rate older than this is refused, not stored. */
+  EXCHANGE_RATE_MAX_AGE_MS: positiveInt.default(300_000),
   /** Indexer status URL answering JSON {"blockNumber": n}; unset means the chain head is the indexer. */
   INDEXER_STATUS_URL: httpUrl.optional(),
 });

@@ -7,6 +7,7 @@ export type WorkerMetrics = {
   recordRegistration(outcome: RegistrationOutcome): void;
   setServicesBound(count: number): void;
   recordStartupDuration(milliseconds: number): void;
+  setExchangeRateSchedulers(count: number): void;
 };
 
 export function createWorkerMetrics(meter: Meter): WorkerMetrics {
@@ -28,7 +29,16 @@ export function createWorkerMetrics(meter: Meter): WorkerMetrics {
     .addCallback((result) => {
       if (startupMs !== undefined) result.observe(startupMs);
     });
+  let exchangeRateSchedulers = 0;
+  meter
+    .createObservableGauge("dalp.ddwf.exchange_rate.schedulers.active", {
+      description: "Exchange-rate refresh schedulers this worker bootstrapped (one per configured pair)",
+    })
+    .addCallback((result) => result.observe(exchangeRateSchedulers));
   return {
+    setExchangeRateSchedulers: (count) => {
+      exchangeRateSchedulers = count;
+    },
     recordRegistration: (outcome) => registrations.add(1, { outcome }),
     setServicesBound: (count) => {
       servicesBound = count;

@@ -6,3 +6,4 @@ export * from "./dead-letters.ts";
 export * from "./canary-steps.ts";
 export * from "./recovery-invitations.ts";
 export * from "./reconciliation.ts";
+export * from "./exchange-rates.ts";
