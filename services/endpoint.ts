@@ -19,6 +19,7 @@ import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/wo
 import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
 import { createTransactionReconciler } from "./workflows/reconciliation/object.ts";
 import { createExchangeRateScheduler } from "./workflows/exchange-rate/object.ts";
+import { createChainMonitor } from "./workflows/chain-monitor/object.ts";
 import { createTransactionExecutionWorkflow } from "./workflows/transaction-execution/workflow.ts";
 
 export type TransactionSettings = {
@@ -42,6 +43,7 @@ export type EndpointDependencies = {
   webhooks: { retryScheduleMs: number[]; timeoutMs: number };
   reconciliation: { staleAfterMs: number };
   exchangeRates: { feedUrlTemplate: string | undefined; maxAgeMs: number };
+  chainMonitor: { blockPollMs: number };
 };
 
 export function createServices(dependencies: EndpointDependencies) {
@@ -52,6 +54,7 @@ export function createServices(dependencies: EndpointDependencies) {
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
     createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
     createExchangeRateScheduler({ db, settings: dependencies.exchangeRates }),
+    createChainMonitor({ chains, settings: { blockPollMs: dependencies.chainMonitor.blockPollMs } }),
     createTransactionReconciler({ db, chains, metrics, settings: { staleAfterMs: dependencies.reconciliation.staleAfterMs, batchSize: 200 } }),
     createTransactionProcessor({
       chains,

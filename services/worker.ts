@@ -84,6 +84,7 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
         webhooks: { retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
         reconciliation: { staleAfterMs: config.RECONCILE_STALE_AFTER_MS },
         exchangeRates: { feedUrlTemplate: config.EXCHANGE_RATE_FEED_URL, maxAgeMs: config.EXCHANGE_RATE_MAX_AGE_MS },
+        chainMonitor: { blockPollMs: config.CHAIN_MONITOR_POLL_MS },
       },
       { port: config.WORKER_PORT, host: config.WORKER_HOST },
     );

@@ -81,8 +81,10 @@ export const configSchema = z.object({
     .default([]),
   /** Blocks on top of the receipt's block before a transaction counts as confirmed (1 = mined). */
   TX_CONFIRMATIONS: positiveInt.max(64, "must be at most 64").default(1),
-  /** Pause between two receipt checks of a transaction workflow. */
-  TX_RECEIPT_POLL_INTERVAL_MS: positiveInt.default(1_000),
+  /** Fallback pause between receipt checks of one transaction, when the chain monitor does not wake it first. */
+  TX_RECEIPT_POLL_INTERVAL_MS: positiveInt.default(5_000),
+  /** How often the per-chain monitor reads the head block while transactions wait for blocks. */
+  CHAIN_MONITOR_POLL_MS: positiveInt.default(500),
   /** A broadcast transaction not mined after this long is replaced with higher fees. */
   TX_STUCK_AFTER_MS: positiveInt.default(45_000),
   /** Fee increase of a replacement, in percent of the previous fees (nodes require at least 10 to 12.5). */

@@ -87,12 +87,14 @@ export async function prepareCall(chain: ChainAccess, operation: StoredOperation
   }
 }
 
-export type ConfirmationCheck =
+/** Every answer carries the head block it was read at, so the next pause waits for a later one. */
+export type ConfirmationCheck = { head: number } & (
   | { kind: "confirmed"; hash: Hex; blockNumber: number; blockHash: Hex; reverted: boolean }
   | { kind: "mined"; hash: Hex; blockNumber: number; confirmations: number }
   | { kind: "pending" }
   | { kind: "dropped" }
-  | { kind: "nonce-consumed" };
+  | { kind: "nonce-consumed" }
+);
 
 /**
  * Where the transaction stands. The sender's mined nonce is read before the receipts, so "nonce
@@ -102,21 +104,25 @@ export async function checkConfirmation(
   chain: ChainAccess,
   parameters: { hashes: Hex[]; nonce: number; signerAddress: Hex; confirmations: number },
 ): Promise<ConfirmationCheck> {
-  const minedNonce = await chain.client.getTransactionCount({ address: parameters.signerAddress, blockTag: "latest" });
+  const [minedNonce, headAtStart] = await Promise.all([
+    chain.client.getTransactionCount({ address: parameters.signerAddress, blockTag: "latest" }),
+    chain.client.getBlockNumber(),
+  ]);
+  const head = Number(headAtStart);
   for (const hash of [...parameters.hashes].reverse()) {
     const receipt = await chain.client.getTransactionReceipt({ hash }).catch((error: unknown) => {
       if (error instanceof TransactionReceiptNotFoundError) return null;
       throw error;
     });
     if (!receipt) continue;
-    const head = await chain.client.getBlockNumber();
-    const confirmations = Number(head - receipt.blockNumber) + 1;
+    const latest = Math.max(head, Number(await chain.client.getBlockNumber()));
+    const confirmations = latest - Number(receipt.blockNumber) + 1;
     if (confirmations < parameters.confirmations) {
-      return { kind: "mined", hash, blockNumber: Number(receipt.blockNumber), confirmations };
+      return { head: latest, kind: "mined", hash, blockNumber: Number(receipt.blockNumber), confirmations };
     }
-    return { kind: "confirmed", hash, blockNumber: Number(receipt.blockNumber), blockHash: receipt.blockHash, reverted: receipt.status === "reverted" };
+    return { head: latest, kind: "confirmed", hash, blockNumber: Number(receipt.blockNumber), blockHash: receipt.blockHash, reverted: receipt.status === "reverted" };
   }
-  if (minedNonce > parameters.nonce) return { kind: "nonce-consumed" };
+  if (minedNonce > parameters.nonce) return { head, kind: "nonce-consumed" };
   for (const hash of parameters.hashes) {
     const known = await chain.client.getTransaction({ hash }).then(
       () => true,
@@ -125,9 +131,9 @@ export async function checkConfirmation(
         throw error;
       },
     );
-    if (known) return { kind: "pending" };
+    if (known) return { head, kind: "pending" };
   }
-  return { kind: "dropped" };
+  return { head, kind: "dropped" };
 }
 
 export type RebroadcastOutcome = "sent" | "underpriced" | "nonce-used" | "refused";

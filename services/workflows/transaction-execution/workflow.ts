@@ -7,7 +7,8 @@
  *  2. submitting              resolve the signer route (only `eoa` today; others are refused)
  *  3. prepare-call            target has code, attribution suffix, gas estimate (a revert refuses)
  *  4. TransactionProcessor    nonce, signature and broadcast under the sender's exclusive key
- *  5. confirming              poll receipts; re-broadcast dropped bytes; replace stuck ones with
+ *  5. confirming              check receipts at each new block (ChainMonitor wakes the workflow;
+ *                             TX_RECEIPT_POLL_INTERVAL_MS is the fallback); re-broadcast dropped bytes; replace stuck ones with
  *                             bumped fees (at the fee cap: `blocked`, and keep waiting)
  *  6. wait for the indexer to reach the receipt's block; re-check the block is still canonical
  *  7. completed               (or failed with the revert reason)
@@ -26,6 +27,7 @@ import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
 import { emitWebhookEvent } from "../webhook-delivery/emit-event.ts";
+import { waitForNextBlock } from "../chain-monitor/object.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
 import type { TransactionProcessorApi } from "../../transaction-processor/api.ts";
@@ -214,7 +216,8 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
                 lastSentAt = now;
               }
             }
-            await ctx.sleep({ milliseconds: settings.pollIntervalMs });
+            // Woken by the chain monitor at the next block, or by the fallback interval.
+            await waitForNextBlock(ctx, { chainId: operation.chainId, afterBlock: check?.head ?? 0, fallbackMs: settings.pollIntervalMs });
           }
         } catch (error) {
           if (!(error instanceof restate.TerminalError)) throw error;
