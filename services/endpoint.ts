@@ -49,7 +49,7 @@ export type EndpointDependencies = {
 export function createServices(dependencies: EndpointDependencies) {
   const { db, chains, signers, metrics, transactions } = dependencies;
   return [
-    createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step) }),
+    createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step), metrics }),
     createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
     createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
@@ -59,6 +59,7 @@ export function createServices(dependencies: EndpointDependencies) {
     createTransactionProcessor({
       chains,
       signers,
+      metrics,
       settings: {
         feeBumpPercent: transactions.feeBumpPercent,
         maxFeePerGasGwei: transactions.maxFeePerGasGwei,

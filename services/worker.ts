@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "../shared/logger.ts";
 import { createRestateAdminClient } from "../shared/restate/admin-client.ts";
 import { createTelemetry } from "../shared/telemetry/telemetry.ts";
 import { createWorkerMetrics } from "../shared/telemetry/worker-metrics.ts";
+import { registerScrapeTimeGauges } from "../shared/telemetry/scrape-time-gauges.ts";
 import { createChainAccess, createChainRegistry } from "../shared/evm/chain-access.ts";
 import { createChainHeadIndexerSource, createHttpIndexerSource } from "../shared/evm/indexer-source.ts";
 import { createSignerRegistry } from "../shared/signers/signer-registry.ts";
@@ -63,6 +64,14 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     readiness.done("database");
     logger.info("database ready", { kind: database.kind });
 
+    const admin = createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN });
+    registerScrapeTimeGauges({
+      meter: telemetry.meter,
+      admin,
+      db: database.db,
+      logger,
+      stall: { pendingThresholdMs: config.STALL_PENDING_THRESHOLD_MS, noMutationThresholdMs: config.STALL_NO_MUTATION_THRESHOLD_MS },
+    });
     const chains = createChainRegistry([createChainAccess({ rpcUrl: config.CHAIN_RPC_URL, chainId: config.CHAIN_ID })]);
     const endpoint: RunningEndpoint = await listenEndpoint(
       {
@@ -95,7 +104,6 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
 
     let deploymentId: string | null = null;
     if (config.WORKER_AUTO_REGISTER) {
-      const admin = createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN });
       const registration = await registerEndpoint({
         admin,
         uri: config.WORKER_ADVERTISED_URL,

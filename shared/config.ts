@@ -109,6 +109,10 @@ export const configSchema = z.object({
     }),
   /** How long one webhook attempt may take before it counts as failed. */
   WEBHOOK_TIMEOUT_MS: positiveInt.max(120_000, "must be at most 120000").default(10_000),
+  /** An invocation unfinished for longer than this (and not modified for STALL_NO_MUTATION_THRESHOLD_MS) counts as stalled. */
+  STALL_PENDING_THRESHOLD_MS: positiveInt.default(600_000),
+  /** How long a stalled invocation has gone without any progress in its journal. */
+  STALL_NO_MUTATION_THRESHOLD_MS: positiveInt.default(300_000),
   /** Pause between reconciliation rounds of a chain; 0 turns reconciliation off. */
   RECONCILE_INTERVAL_MS: z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(0, "must be 0 or more").default(60_000),
   /** A record in a non-terminal phase unchanged for this long is checked against its workflow. */

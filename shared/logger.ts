@@ -55,15 +55,31 @@ function serializeFields(fields: LogFields | undefined): LogFields | undefined {
 
 const RESTATE_LEVEL: Record<string, LogLevel> = { trace: "debug", debug: "debug", info: "info", warn: "warn", error: "error" };
 
+/** The header that carries a submission's correlation id into every invocation it causes. */
+export const CORRELATION_HEADER = "x-correlation-id";
+
 /**
  * The SDK's logger transport. Lines logged through `ctx.console` while the handler replays its
- * journal are suppressed, so a step that already ran does not log twice after a crash.
+ * journal are suppressed, so a step that already ran does not log twice after a crash; the live
+ * lines of an attempt that began with a replay carry `afterReplay: true`. Every line carries the
+ * invocation id, service, handler and key, the submission's correlation id (header
+ * x-correlation-id) and the W3C trace id Restate propagates (traceparent), when present.
  */
 export function createRestateLogTransport(logger: Logger): LoggerTransport {
+  const replayed = new Set<string>();
   return (meta: LogMetadata, message?: unknown, ...rest: unknown[]) => {
-    if (meta.replaying) return;
-    const level = RESTATE_LEVEL[meta.level] ?? "info";
     const context = meta.context;
+    if (meta.replaying) {
+      if (context) {
+        replayed.add(context.invocationId);
+        if (replayed.size > 10_000) replayed.delete(replayed.values().next().value!);
+      }
+      return;
+    }
+    const level = RESTATE_LEVEL[meta.level] ?? "info";
+    const correlationId = context?.request?.headers.get(CORRELATION_HEADER);
+    const traceparent = context?.request?.attemptHeaders.get("traceparent");
+    const traceId = typeof traceparent === "string" ? traceparent.split("-")[1] : undefined;
     const fields: LogFields = {
       source: meta.source.toLowerCase(),
       ...(context && {
@@ -73,6 +89,9 @@ export function createRestateLogTransport(logger: Logger): LoggerTransport {
         workflowKey: context.key,
         ...context.additionalContext,
       }),
+      ...(correlationId ? { correlationId } : {}),
+      ...(traceId ? { traceId } : {}),
+      ...(context && replayed.has(context.invocationId) ? { afterReplay: true } : {}),
     };
     const parts = [message, ...rest];
     const structured = parts.find((p): p is LogFields => typeof p === "object" && p !== null && !(p instanceof Error));

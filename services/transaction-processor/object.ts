@@ -26,6 +26,7 @@ import { broadcastRaw, bumpFees, currentNetworkFees, fetchLatestNonce, fetchPend
 export type TransactionProcessorDependencies = {
   chains: ChainRegistry;
   signers: SignerRegistry;
+  metrics: { nonceReplacement(outcome: "replaced" | "refused"): void };
   settings: {
     feeBumpPercent: number;
     maxFeePerGasGwei: number;
@@ -58,9 +59,18 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
   };
 
   /** Broadcast with retries; when they run out the outcome is unknown, never a new nonce. */
-  const broadcast = async (ctx: Ctx, chainId: number, signed: { raw: `0x${string}`; hash: `0x${string}` }, label: string) => {
+  const broadcast = async (ctx: Ctx, chainId: number, signed: { raw: `0x${string}`; hash: `0x${string}` }, label: string, replacement = false) => {
     const chain = chainFor(chainId);
-    const outcome = await tryStep<BroadcastOutcome>(ctx, label, () => broadcastRaw(chain, signed), stepRetryPolicies.bounded(dependencies.settings.broadcastRetryMs));
+    const outcome = await tryStep<BroadcastOutcome>(
+      ctx,
+      label,
+      async () => {
+        const result = await broadcastRaw(chain, signed);
+        if (replacement) dependencies.metrics.nonceReplacement(result.kind === "sent" ? "replaced" : "refused");
+        return result;
+      },
+      stepRetryPolicies.bounded(dependencies.settings.broadcastRetryMs),
+    );
     return outcome ?? ({ kind: "unknown" } as const);
   };
 
@@ -140,7 +150,7 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
         );
         const updated: InFlightTransaction = { ...record, ...fees, hashes: [...record.hashes, signed.hash], raw: signed.raw };
         ctx.set(STATE.inFlight, { ...inFlight, [request.transactionId]: updated });
-        const outcome = await broadcast(ctx, chainId, signed, `broadcast-replacement-${record.nonce}-${round}`);
+        const outcome = await broadcast(ctx, chainId, signed, `broadcast-replacement-${record.nonce}-${round}`, true);
         if (outcome.kind === "nonce-too-low") return { kind: "nonce-consumed" };
         if (outcome.kind === "rejected") {
           // The replacement was refused: keep the earlier bytes as the ones to re-broadcast.

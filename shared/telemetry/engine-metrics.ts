@@ -11,6 +11,8 @@ export type EngineMetrics = {
   deadLettered(kind: string): void;
   webhookDelivery(outcome: "delivered" | "failed" | "dead-letter" | "retry"): void;
   reconciliationFinding(kind: string): void;
+  nonceReplacement(outcome: "replaced" | "refused"): void;
+  transactionDuration(milliseconds: number, phase: TransactionPhase): void;
 };
 
 export function createEngineMetrics(meter: Meter): EngineMetrics {
@@ -27,7 +29,17 @@ export function createEngineMetrics(meter: Meter): EngineMetrics {
   const reconciliation = meter.createCounter("dalp.ddwf.reconciliation.findings", {
     description: "Drift repaired by reconciliation rounds, by kind (record-repaired, workflow-redriven, nonce-resynced, nonce-gap)",
   });
+  const replacements = meter.createCounter("dalp.ddwf.nonce.replacements", {
+    description: "Fee replacements of stuck transactions sent to the node, by outcome (replaced, refused)",
+  });
+  const duration = meter.createHistogram("dalp.ddwf.transaction.duration_ms", {
+    description: "Time from a transaction workflow's start to its terminal phase",
+    unit: "ms",
+    advice: { explicitBucketBoundaries: [250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000] },
+  });
   return {
+    transactionDuration: (milliseconds, phase) => duration.record(milliseconds, { phase }),
+    nonceReplacement: (outcome) => replacements.add(1, { outcome }),
     reconciliationFinding: (kind) => reconciliation.add(1, { kind }),
     workflowCompleted: (workflowType, outcome) => completed.add(1, { workflow_type: workflowType, outcome }),
     phaseEntered: (phase) => phases.add(1, { phase }),

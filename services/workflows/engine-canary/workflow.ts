@@ -34,6 +34,7 @@ type CanaryState = { completedSteps: number; waitingForRelease: boolean };
 
 export type EngineCanaryDependencies = {
   recordStep(runKey: string, step: number): Promise<void>;
+  metrics: { workflowCompleted(workflowType: string, outcome: "success" | "terminal_error"): void };
 };
 
 export const RELEASE_PROMISE = "release";
@@ -49,6 +50,7 @@ export function createEngineCanary(dependencies: EngineCanaryDependencies) {
             await ctx.run(`record-step-${step}`, () => dependencies.recordStep(ctx.key, step));
             ctx.set("completedSteps", step);
             if (input.failAtStep === step) {
+              await ctx.run("count-failure", async () => dependencies.metrics.workflowCompleted("EngineCanary", "terminal_error"));
               throw new DomainTerminalError("CANARY_DRILL_FAILURE", `canary failed at step ${step} as requested`);
             }
             if (input.holdAfterStep === step) {
@@ -59,6 +61,7 @@ export function createEngineCanary(dependencies: EngineCanaryDependencies) {
             }
           }
           ctx.console.info("canary finished", { steps: input.steps });
+          await ctx.run("count-success", async () => dependencies.metrics.workflowCompleted("EngineCanary", "success"));
           return { runKey: ctx.key, steps: input.steps, finishedAt: await ctx.date.now() };
         },
       ),

@@ -27,6 +27,7 @@ import { insertTransaction } from "../../../shared/db/repositories/transactions.
 import type { ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import { identityRegistryAbi, permissionedTokenAbi } from "../../../shared/evm/contracts/identity-recovery-abi.ts";
 import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
+import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { createSaga, type SagaOutcome } from "../../../shared/restate/saga.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
 import type { TransactionWorkflowMetrics } from "../transaction-execution/workflow.ts";
@@ -138,7 +139,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
           try {
             const done = await ctx
               .workflowClient<TransactionExecutionWorkflowApi>({ name: "TransactionExecutionWorkflow" }, transactionId)
-              .run({ correlationId: invitationId });
+              .run({ correlationId: invitationId }, restate.rpc.opts({ headers: { [CORRELATION_HEADER]: invitationId } }));
             return record({ step, transactionId, outcome: "completed", txHash: done.txHash, error: null });
           } catch (error) {
             if (!(error instanceof restate.TerminalError)) throw error;

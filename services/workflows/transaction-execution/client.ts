@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { Database } from "../../../shared/db/client.ts";
 import { getTransaction, insertTransaction } from "../../../shared/db/repositories/transactions.ts";
 import { DomainError } from "../../../shared/errors.ts";
+import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { executorSelectionSchema, sameExecutorSelection } from "../../../shared/signers/executor-selection.ts";
 import type { TransactionExecutionWorkflowApi } from "./api.ts";
 import { TERMINAL_PHASES, type TransactionStatus } from "./status.ts";
@@ -140,7 +141,10 @@ export function createTransactionClient(parameters: { db: Database; ingressUrl: 
       }
       // The transaction id is the workflow key, and Restate runs a workflow's `run` once per key:
       // that key is the submission's idempotency key (Restate refuses a second one on workflows).
-      const submission = await workflow(request.transactionId).workflowSubmit({ correlationId: request.correlationId });
+      const submission = await workflow(request.transactionId).workflowSubmit(
+        { correlationId: request.correlationId },
+        clients.rpc.sendOpts({ headers: request.correlationId ? { [CORRELATION_HEADER]: request.correlationId } : {} }),
+      );
       return { transactionId: request.transactionId, invocationId: submission.invocationId, attached: !stored.created };
     },
 

@@ -28,12 +28,13 @@ import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
 import { emitWebhookEvent } from "../webhook-delivery/emit-event.ts";
 import { waitForNextBlock } from "../chain-monitor/object.ts";
+import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
-import type { TransactionProcessorApi } from "../../transaction-processor/api.ts";
+import type { ReplaceRequest, ReplaceResult, SubmitRequest, SubmitResult, TransactionProcessorApi } from "../../transaction-processor/api.ts";
 import { processorKey } from "../../transaction-processor/state.ts";
 import { checkConfirmation, isCanonical, loadOperation, prepareCall, rebroadcast, revertReasonOf, type ConfirmationCheck } from "./steps.ts";
-import type { TransactionError, TransactionPhase, TransactionStatus } from "./status.ts";
+import { TERMINAL_PHASES, type TransactionError, type TransactionPhase, type TransactionStatus } from "./status.ts";
 
 export type TransactionWorkflowSettings = {
   confirmations: number;
@@ -45,6 +46,7 @@ export type TransactionWorkflowSettings = {
 
 export type TransactionWorkflowMetrics = {
   workflowCompleted(workflowType: string, outcome: "success" | "terminal_error"): void;
+  transactionDuration(milliseconds: number, phase: TransactionPhase): void;
   phaseEntered(phase: TransactionPhase): void;
   deadLettered(kind: string): void;
 };
@@ -76,6 +78,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
       run: async (ctx: Ctx, input: TransactionRunInput): Promise<TransactionStatus> => {
         const transactionId = ctx.key;
         const correlationId = input?.correlationId;
+        const startedAt = await ctx.date.now();
         let status: TransactionStatus = { phase: "submitting", transactionId, txHash: null, nonce: null, error: null };
         let sequence = 0;
 
@@ -86,6 +89,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
           ctx.set("status", status);
           const snapshot = status;
           const at = sequence;
+          const finishedAt = TERMINAL_PHASES.includes(phase) ? await ctx.date.now() : null;
           await ctx.run(`record-${at}-${phase}`, async () => {
             await recordTransactionPhase(db, {
               transactionId,
@@ -99,6 +103,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               at: new Date(),
             });
             metrics.phaseEntered(phase);
+            if (finishedAt !== null) metrics.transactionDuration(finishedAt - startedAt, phase);
             if (phase === "completed") metrics.workflowCompleted("TransactionExecutionWorkflow", "success");
             if (phase === "failed" || phase === "dead-letter") metrics.workflowCompleted("TransactionExecutionWorkflow", "terminal_error");
           });
@@ -135,6 +140,8 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
             processorKey(operation.organizationId, operation.signerAddress, operation.chainId),
           );
           let attempt = 0;
+          // Calls made for this transaction carry its correlation id, so their log lines do too.
+          const callHeaders: Record<string, string> = correlationId ? { [CORRELATION_HEADER]: correlationId } : {};
           const submit = () =>
             processor.submit({
               transactionId,
@@ -145,7 +152,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               ...(operation.maxFeePerGas && operation.maxPriorityFeePerGas
                 ? { maxFeePerGas: operation.maxFeePerGas, maxPriorityFeePerGas: operation.maxPriorityFeePerGas }
                 : {}),
-            });
+            }, restate.rpc.opts<SubmitRequest, SubmitResult>({ headers: callHeaders }));
           let submitted = await submit();
           broadcast = true;
           let hashes: Hex[] = [submitted.hash];
@@ -157,7 +164,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
           /** Same nonce, higher fees; at the fee cap the transaction is `blocked` and keeps waiting. */
           const replaceStuck = async (now: number) => {
             lastReplacementAt = now;
-            const replaced = await processor.replace({ transactionId, reason: "stuck" });
+            const replaced = await processor.replace({ transactionId, reason: "stuck" }, restate.rpc.opts<ReplaceRequest, ReplaceResult>({ headers: callHeaders }));
             if (replaced.kind === "replaced") {
               hashes = [...hashes, replaced.hash];
               raw = replaced.raw;

@@ -4,7 +4,8 @@
  * delivery id is derived from the event id and the subscription), then one WebhookDeliveryWorkflow
  * per delivery is started with a one-way send. The event id is stable, so a replay emits nothing new.
  */
-import type * as restate from "@restatedev/restate-sdk";
+import * as restate from "@restatedev/restate-sdk";
+import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import type { Database } from "../../../shared/db/client.ts";
 import { insertWebhookDelivery, listEnabledSubscriptionsForEvent } from "../../../shared/db/repositories/webhooks.ts";
 import { runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
@@ -40,6 +41,8 @@ export async function emitWebhookEvent(
     stepRetryPolicies.bounded(300_000),
   );
   for (const deliveryId of deliveryIds) {
-    ctx.workflowSendClient<WebhookDeliveryWorkflowApi>({ name: "WebhookDeliveryWorkflow" }, deliveryId).run({ correlationId: options?.correlationId });
+    ctx
+      .workflowSendClient<WebhookDeliveryWorkflowApi>({ name: "WebhookDeliveryWorkflow" }, deliveryId)
+      .run({ correlationId: options?.correlationId }, restate.rpc.sendOpts({ headers: options?.correlationId ? { [CORRELATION_HEADER]: options.correlationId } : {} }));
   }
 }
