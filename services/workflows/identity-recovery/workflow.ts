@@ -74,7 +74,6 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
           await emitWebhookEvent(ctx, db, {
             id: `evt_${invitationId}_${stageEvents}`,
             type: `identity-recovery.${snapshot.stage}`,
-            at: await ctx.date.now(),
             data: { invitationId, stage: snapshot.stage, newWallet: snapshot.newWallet, steps: snapshot.steps, error: snapshot.error },
           }, { correlationId: invitationId });
         };

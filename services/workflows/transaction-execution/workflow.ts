@@ -26,7 +26,7 @@ import type { ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
-import { emitWebhookEvent } from "../webhook-delivery/emit-event.ts";
+import { startWebhookDeliveries, storeWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import { waitForNextBlock } from "../chain-monitor/object.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
@@ -82,15 +82,18 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         let status: TransactionStatus = { phase: "submitting", transactionId, txHash: null, nonce: null, error: null };
         let sequence = 0;
 
-        /** One phase change: workflow state, then the database record, in one journaled step. */
+        /**
+         * One phase change: workflow state, then in one journaled step the database record, the
+         * metrics and the webhook deliveries of its event (`evt_<transaction>_<n>`), then the sends
+         * that start those deliveries.
+         */
         const transition = async (phase: TransactionPhase, change: Partial<TransactionStatus> = {}) => {
           status = { ...status, ...change, phase };
           sequence += 1;
           ctx.set("status", status);
           const snapshot = status;
           const at = sequence;
-          const finishedAt = TERMINAL_PHASES.includes(phase) ? await ctx.date.now() : null;
-          await ctx.run(`record-${at}-${phase}`, async () => {
+          const deliveryIds = await ctx.run(`record-${at}-${phase}`, async () => {
             await recordTransactionPhase(db, {
               transactionId,
               sequence: at,
@@ -103,17 +106,18 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               at: new Date(),
             });
             metrics.phaseEntered(phase);
-            if (finishedAt !== null) metrics.transactionDuration(finishedAt - startedAt, phase);
+            // Inside the step: reading the clock here is part of the side effect, never replayed.
+            // eslint-disable-next-line no-restricted-properties
+            if (TERMINAL_PHASES.includes(phase)) metrics.transactionDuration(Date.now() - startedAt, phase);
             if (phase === "completed") metrics.workflowCompleted("TransactionExecutionWorkflow", "success");
             if (phase === "failed" || phase === "dead-letter") metrics.workflowCompleted("TransactionExecutionWorkflow", "terminal_error");
+            return storeWebhookDeliveries(db, {
+              id: `evt_${transactionId}_${at}`,
+              type: `transaction.${phase}`,
+              data: { transactionId, phase, txHash: snapshot.txHash, nonce: snapshot.nonce, error: snapshot.error, blockNumber: snapshot.blockNumber ?? null },
+            });
           });
-          // One event per transition, its id fixed by the transition's place in the sequence.
-          await emitWebhookEvent(ctx, db, {
-            id: `evt_${transactionId}_${at}`,
-            type: `transaction.${phase}`,
-            at: await ctx.date.now(),
-            data: { transactionId, phase, txHash: snapshot.txHash, nonce: snapshot.nonce, error: snapshot.error, blockNumber: snapshot.blockNumber ?? null },
-          }, { correlationId: correlationId ?? undefined });
+          startWebhookDeliveries(ctx, deliveryIds, correlationId);
         };
 
         const operation = await runStep(ctx, "load-operation", () => loadOperation(db, transactionId), preBroadcastRetry);

@@ -1,0 +1,44 @@
+/**
+ * ddwf end to end: `senders × perSender` transfers submitted at once through the typed client,
+ * each followed to `completed` (one confirmation). Latency is submit → completed per transaction.
+ * The worker's CPU time and peak memory over the run are read from /proc.
+ */
+import * as clients from "@restatedev/restate-sdk-clients";
+import type { TransactionExecutionWorkflowApi } from "../../services/workflows/transaction-execution/api.ts";
+import { cpuSeconds, peakRssMb } from "../process-stats.ts";
+import type { BenchStack } from "../stack.ts";
+import { round, summarize, type Summary } from "../stats.ts";
+
+export type DdwfRun = Summary & { cpuSecondsPer1000: number; peakRssMb: number; failed: number };
+
+export async function ddwfTransactions(bench: BenchStack, parameters: { senders: number; perSender: number; label: string }): Promise<DdwfRun> {
+  const ingress = clients.connect({ url: bench.stack.restateIngressUrl });
+  const pid = bench.worker.current().pid;
+  const cpuBefore = cpuSeconds(pid);
+  const latencies: number[] = [];
+  let failed = 0;
+  const started = performance.now();
+  await Promise.all(
+    bench.senders.slice(0, parameters.senders).flatMap((sender) =>
+      Array.from({ length: parameters.perSender }, async (_, i) => {
+        const transactionId = `bench_${parameters.label}_${sender.address.slice(2, 10)}_${i}_${crypto.randomUUID().slice(0, 8)}`;
+        const t0 = performance.now();
+        await bench.client.submitTransaction({
+          transactionId,
+          organizationId: "bench",
+          chainId: bench.stack.chainId,
+          signerAddress: sender.address,
+          target: sender.address,
+          value: "1",
+          executor: { route: "eoa" },
+        });
+        const status = await ingress.workflowClient<TransactionExecutionWorkflowApi>({ name: "TransactionExecutionWorkflow" }, transactionId).workflowAttach();
+        if (status.phase !== "completed") failed += 1;
+        latencies.push(performance.now() - t0);
+      }),
+    ),
+  );
+  const wall = performance.now() - started;
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  return { ...summarize(latencies, wall), cpuSecondsPer1000: round((cpu / latencies.length) * 1000, 2), peakRssMb: round(peakRssMb(pid)), failed };
+}

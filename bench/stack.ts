@@ -1,0 +1,47 @@
+/**
+ * The benchmark's own stack: restate-server and anvil from node_modules on free ports, an embedded
+ * database, and the worker as a separate process (as in production), stopped by PID at the end.
+ */
+import { binariesStackProvider } from "../test/helpers/stack.ts";
+import { createChainTools, type Sender } from "../test/helpers/chain.ts";
+import { createWorkerProcess, workerEnvironment } from "../test/helpers/worker-process.ts";
+import { connectDatabase, EMBEDDED_URL_MARKER } from "../shared/db/client.ts";
+import { startEmbeddedPostgres } from "../shared/db/embedded/start-embedded-postgres.ts";
+import { migrateDatabase } from "../shared/db/migrate.ts";
+import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
+
+export async function startBenchStack(parameters: { senders: number }) {
+  const started = await binariesStackProvider.start();
+  const database = await startEmbeddedPostgres({ dataDir: "memory://" });
+  const databaseUrl = `${database.url}?${EMBEDDED_URL_MARKER}`;
+  const handle = connectDatabase({ url: databaseUrl, embedded: true, poolSize: 8 });
+  await migrateDatabase(handle.sql);
+  const tools = createChainTools(started.stack);
+  const senders: Sender[] = [];
+  for (let i = 0; i < parameters.senders; i++) senders.push(await tools.newSender("1000"));
+  const env = await workerEnvironment(started.stack, databaseUrl, {
+    SIGNER_DEV_KEYS: senders.map((s) => s.privateKey).join(","),
+    TX_RECEIPT_POLL_INTERVAL_MS: "200",
+    CHAIN_MONITOR_POLL_MS: "100",
+    LOG_LEVEL: "warn",
+    DATABASE_POOL_SIZE: "10",
+  });
+  const worker = createWorkerProcess(started.stack, env, "bench-worker");
+  await worker.start();
+  return {
+    stack: started.stack,
+    tools,
+    senders,
+    worker,
+    db: handle.db,
+    client: createTransactionClient({ db: handle.db, ingressUrl: started.stack.restateIngressUrl }),
+    stop: async () => {
+      await worker.stop();
+      await handle.close();
+      await database.stop();
+      await started.stop();
+    },
+  };
+}
+
+export type BenchStack = Awaited<ReturnType<typeof startBenchStack>>;
