@@ -5,8 +5,8 @@
  */
 import type { Hono } from "hono";
 import type { Config } from "../shared/config.ts";
-import { openDatabase, type DatabaseHandle } from "../shared/db/client.ts";
-import { migrateDatabase } from "../shared/db/migrate.ts";
+import type { DatabaseHandle } from "../shared/db/client.ts";
+import { openMigratedDatabase } from "../shared/db/open-migrated-database.ts";
 import { insertApiKeyWithPlaintext } from "../shared/db/repositories/api-keys.ts";
 import { listen } from "../shared/http/listen.ts";
 import { createReadiness } from "../shared/http/readiness.ts";
@@ -38,13 +38,8 @@ export async function startDapi(config: Config, options?: { logger?: Logger }): 
     cleanups.push(() => server.close());
     logger.info("dapi listening", { port: server.port });
 
-    const database = await openDatabase({
-      databaseUrl: config.DATABASE_URL,
-      pgliteDataDir: config.PGLITE_DATA_DIR,
-      poolSize: config.DATABASE_POOL_SIZE,
-    });
+    const database = await openMigratedDatabase(config);
     cleanups.push(() => database.close());
-    await migrateDatabase(database.sql);
     readiness.done("database");
 
     if (config.DAPI_BOOTSTRAP_API_KEY) {

@@ -5,7 +5,7 @@
  */
 import type { Database } from "../shared/db/client.ts";
 import { findApiKeyByPlaintext, touchApiKey } from "../shared/db/repositories/api-keys.ts";
-import { finishAuditEntry, insertAuditEntry, listAuditEntries, type AuditCursor, type AuditEntryRow } from "../shared/db/repositories/audit-log.ts";
+import { finishAuditEntry, insertAuditEntry, listAuditEntries, type AuditCursor, type AuditEntryRow, type ListAuditEntriesParameters } from "../shared/db/repositories/audit-log.ts";
 import { getDeadLetter, listDeadLetters, markDeadLetterReplayed, type DeadLetterRow } from "../shared/db/repositories/dead-letters.ts";
 import type { AuditOutcome, DeadLetterKind, DeadLetterStatus } from "../shared/db/schema/index.ts";
 
@@ -29,15 +29,7 @@ export type AuditStart = {
 
 export type AuditFinish = { finishedAt: Date; outcome: AuditOutcome; errorCode: string | null; errorMessage: string | null };
 
-export type AuditListFilter = {
-  limit: number;
-  before?: AuditCursor | undefined;
-  route?: string | undefined;
-  actorId?: string | undefined;
-  outcome?: AuditOutcome | undefined;
-  from?: Date | undefined;
-  to?: Date | undefined;
-};
+export type AuditListFilter = ListAuditEntriesParameters;
 
 export type AuditStore = {
   start(entry: AuditStart): Promise<{ id: string }>;

@@ -3,8 +3,8 @@
  * migrations, the Restate endpoint, and registration. `/health/ready` turns 200 when all are done.
  */
 import type { Config } from "../shared/config.ts";
-import { openDatabase, type DatabaseHandle } from "../shared/db/client.ts";
-import { migrateDatabase } from "../shared/db/migrate.ts";
+import type { DatabaseHandle } from "../shared/db/client.ts";
+import { openMigratedDatabase } from "../shared/db/open-migrated-database.ts";
 import { createOpsRoutes } from "../shared/http/ops-routes.ts";
 import { listen, type RunningHttpServer } from "../shared/http/listen.ts";
 import { createReadiness } from "../shared/http/readiness.ts";
@@ -54,13 +54,8 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     cleanups.push(() => ops.close());
     logger.info("ops server listening", { port: ops.port });
 
-    const database = await openDatabase({
-      databaseUrl: config.DATABASE_URL,
-      pgliteDataDir: config.PGLITE_DATA_DIR,
-      poolSize: config.DATABASE_POOL_SIZE,
-    });
+    const database = await openMigratedDatabase(config);
     cleanups.push(() => database.close());
-    await migrateDatabase(database.sql);
     readiness.done("database");
     logger.info("database ready", { kind: database.kind });
 

@@ -60,7 +60,7 @@ describe("dead letters through the DAPI", () => {
 
   it("refuses a kind that has no replay with DEAD_LETTER_KIND_UNSUPPORTED and leaves the letter open", async () => {
     const id = `dl_test_${crypto.randomUUID()}`;
-    await insertDeadLetter(h.db, { id, kind: "webhook-delivery", referenceId: "wh-1", causeCode: "X", causeMessage: "x", payload: {} });
+    await insertDeadLetter(h.db, { id, kind: "identity-recovery", referenceId: "invitation_01TEST", causeCode: "X", causeMessage: "x", payload: {} });
 
     const answer = await dapi.call("POST", `${DEAD_LETTERS}/${id}/replay`, {});
 

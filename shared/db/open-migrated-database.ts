@@ -1,0 +1,15 @@
+/** The database of a ddwf process as its configuration says, opened and migrated. */
+import type { Config } from "../config.ts";
+import { openDatabase, type DatabaseHandle } from "./client.ts";
+import { migrateDatabase } from "./migrate.ts";
+
+export async function openMigratedDatabase(config: Pick<Config, "DATABASE_URL" | "PGLITE_DATA_DIR" | "DATABASE_POOL_SIZE">): Promise<DatabaseHandle> {
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDataDir: config.PGLITE_DATA_DIR, poolSize: config.DATABASE_POOL_SIZE });
+  try {
+    await migrateDatabase(database.sql);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
