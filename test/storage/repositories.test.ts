@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../shared/db/client.ts";
-import { readFileSync } from "node:fs";
 import { MIGRATIONS_FOLDER, migrateDatabase } from "../../shared/db/migrate.ts";
 import {
   countActiveApiKeys,
@@ -9,11 +10,16 @@ import {
   createApiKey,
   createWebhookSubscription,
   decodeAuditCursor,
+  deleteWebhookSubscription,
+  discardDeadLetter,
   encodeAuditCursor,
   finishAuditEntry,
   findApiKeyByPlaintext,
   getDeadLetter,
   getTransaction,
+  getWebhookDelivery,
+  getWebhookSubscription,
+  hashApiKey,
   insertApiKeyWithPlaintext,
   insertAuditEntry,
   insertDeadLetter,
@@ -25,15 +31,27 @@ import {
   listTransactionsInPhases,
   listTransactionTransitions,
   listWebhookDeliveryAttempts,
+  listWebhookSubscriptions,
   markDeadLetterReplayed,
   recordCanaryStep,
   recordTransactionPhase,
   recordWebhookDeliveryAttempt,
   revokeApiKey,
+  setWebhookDeliveryStatus,
+  touchApiKey,
+  updateWebhookSubscription,
 } from "../../shared/db/repositories/index.ts";
-import { databaseTargets } from "./database-targets.ts";
+import { databaseTargets, type OpenedTarget } from "./database-targets.ts";
 
 const unique = (prefix: string) => `${prefix}_${crypto.randomUUID()}`;
+
+/** The SQLSTATE of a driver error, looked up through drizzle's wrapping `cause` chain. */
+function sqlStateOf(error: unknown): string | undefined {
+  for (let current = error as { code?: unknown; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+    if (typeof current.code === "string" && /^[0-9A-Z]{5}$/.test(current.code)) return current.code;
+  }
+  return undefined;
+}
 
 const newTransaction = (id = unique("tx")) => ({
   id,
@@ -51,13 +69,13 @@ const newTransaction = (id = unique("tx")) => ({
 
 describe.each(databaseTargets(process.env))("repositories on $name", (target) => {
   let db: Database;
-  let raw: Awaited<ReturnType<typeof target.open>>;
+  let opened: OpenedTarget;
   beforeAll(async () => {
-    raw = await target.open();
-    db = raw.handle.db;
+    opened = await target.open();
+    db = opened.handle.db;
   });
   afterAll(async () => {
-    await raw.close();
+    await opened.close();
   });
 
   describe("migrations", () => {
@@ -70,7 +88,9 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
           "api_keys",
           "canary_steps",
           "dead_letters",
+          "exchange_rates",
           "operations_audit_log",
+          "reconciliation_reports",
           "recovery_invitations",
           "transaction_transitions",
           "transactions",
@@ -81,8 +101,28 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       );
     });
 
+    it("create the indexes the queries rely on", async () => {
+      const rows = await db.execute<{ indexname: string }>(sql`select indexname from pg_indexes where schemaname = 'public'`);
+      expect(rows.map((row) => row.indexname)).toEqual(
+        expect.arrayContaining([
+          "transactions_idempotency_key_unique",
+          "transactions_phase_updated_at_idx",
+          "transactions_sender_idx",
+          "transaction_transitions_sequence_unique",
+          "operations_audit_log_started_at_idx",
+          "operations_audit_log_route_idx",
+          "api_keys_key_hash_unique",
+          "webhook_deliveries_event_unique",
+          "webhook_delivery_attempts_unique",
+          "dead_letters_reference_idx",
+          "dead_letters_status_idx",
+          "canary_steps_run_key_idx",
+        ]),
+      );
+    });
+
     it("are a no-op when applied again", async () => {
-      await migrateDatabase(raw.handle.sql);
+      await migrateDatabase(opened.handle.sql);
       const journal = JSON.parse(readFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`, "utf8")) as { entries: unknown[] };
       const [row] = await db.execute<{ count: number }>(sql`select count(*)::int as count from drizzle.__drizzle_migrations`);
       expect(row?.count).toBe(journal.entries.length);
@@ -91,21 +131,38 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
 
   describe("transactions", () => {
     it("store an operation once and return the stored row to a second insert with the same id", async () => {
-      const first = await insertTransaction(db, newTransaction("tx-same"));
-      const second = await insertTransaction(db, { ...newTransaction("tx-same"), value: "999", idempotencyKey: "other-key" });
+      const id = unique("tx-same");
+      const first = await insertTransaction(db, newTransaction(id));
+      const second = await insertTransaction(db, { ...newTransaction(id), value: "999", idempotencyKey: unique("other-key") });
       expect(first.created).toBe(true);
-      expect(second).toMatchObject({ created: false, transaction: { id: "tx-same", value: "5", phase: "submitting" } });
+      expect(second).toMatchObject({ created: false, transaction: { id, value: "5", idempotencyKey: id, phase: "submitting" } });
     });
 
     it("refuse a second operation with an idempotency key already used", async () => {
       const key = unique("key");
       await insertTransaction(db, { ...newTransaction(), idempotencyKey: key });
-      await expect(insertTransaction(db, { ...newTransaction(), idempotencyKey: key })).rejects.toSatisfy((error: unknown) => {
-        for (let current = error as { code?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
-          if (current.code === "23505") return true;
-        }
-        return false;
+      await expect(insertTransaction(db, { ...newTransaction(), idempotencyKey: key })).rejects.toSatisfy((error) => sqlStateOf(error) === "23505");
+    });
+
+    it("return nothing for an id never stored", async () => {
+      expect(await getTransaction(db, unique("missing"))).toBeUndefined();
+    });
+
+    it("store a contract deployment with the column defaults and its gas policy", async () => {
+      const id = unique("deploy");
+      const gas = { gasLimit: "21000", maxFeePerGas: "30000000000", maxPriorityFeePerGas: "1000000000" };
+      const { transaction } = await insertTransaction(db, {
+        id,
+        organizationId: "org-1",
+        chainId: 1,
+        signerAddress: "0x00000000000000000000000000000000000000aa",
+        target: null,
+        executor: { route: "eoa" },
+        idempotencyKey: id,
+        gas,
       });
+      expect(transaction).toMatchObject({ target: null, data: "0x", value: "0", phase: "submitting", gas, executor: { route: "eoa" }, txHash: null, blockNumber: null });
+      expect(transaction.createdAt).toBeInstanceOf(Date);
     });
 
     it("record a phase change in the status row and as a transition", async () => {
@@ -120,30 +177,81 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       const { transaction } = await insertTransaction(db, newTransaction());
       await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "confirming", txHash: "0x1", nonce: 1 });
       await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 2, phase: "completed", txHash: "0x1", nonce: 1, blockNumber: 7 });
+      const before = await getTransaction(db, transaction.id);
       const replay = await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "confirming", txHash: "0x1", nonce: 1 });
       expect(replay.recorded).toBe(false);
-      expect(await getTransaction(db, transaction.id)).toMatchObject({ phase: "completed", blockNumber: 7 });
+      expect(await getTransaction(db, transaction.id)).toEqual(before);
+      expect(before).toMatchObject({ phase: "completed", blockNumber: 7 });
       expect(await listTransactionTransitions(db, transaction.id)).toHaveLength(2);
+    });
+
+    it("record the same sequence once when a step is retried", async () => {
+      const { transaction } = await insertTransaction(db, newTransaction());
+      const change = { transactionId: transaction.id, sequence: 1, phase: "confirming" as const, txHash: "0x2", nonce: 3, at: new Date("2030-05-05T00:00:00.000Z") };
+      expect(await recordTransactionPhase(db, change)).toEqual({ recorded: true });
+      expect(await recordTransactionPhase(db, change)).toEqual({ recorded: false });
+      expect(await listTransactionTransitions(db, transaction.id)).toHaveLength(1);
+      expect(await getTransaction(db, transaction.id)).toMatchObject({ phase: "confirming", phaseChangedAt: change.at, updatedAt: change.at });
+    });
+
+    it("store the whole status of each change, clearing fields the change leaves out", async () => {
+      const { transaction } = await insertTransaction(db, newTransaction());
+      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "completed", txHash: "0x1", nonce: 1, blockNumber: 9 });
+      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 2, phase: "confirming", txHash: "0x1", nonce: 1 });
+      expect(await getTransaction(db, transaction.id)).toMatchObject({ phase: "confirming", txHash: "0x1", blockNumber: null });
+    });
+
+    it("refuse a phase change for a transaction never stored, leaving no transition", async () => {
+      const transactionId = unique("ghost");
+      await expect(recordTransactionPhase(db, { transactionId, sequence: 1, phase: "confirming" })).rejects.toSatisfy((error) => sqlStateOf(error) === "23503");
+      expect(await listTransactionTransitions(db, transactionId)).toEqual([]);
     });
 
     it("list records left in a non-terminal phase longer than a threshold", async () => {
       const { transaction } = await insertTransaction(db, newTransaction());
       const longAgo = new Date(Date.now() - 3_600_000);
       await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "confirming", at: longAgo });
-      const stale = await listTransactionsInPhases(db, { phases: ["confirming"], olderThan: new Date(Date.now() - 60_000), limit: 100 });
+      const stale = await listTransactionsInPhases(db, { phases: ["confirming"], olderThan: new Date(Date.now() - 60_000), limit: 1000 });
       expect(stale.map((row) => row.id)).toContain(transaction.id);
-      const none = await listTransactionsInPhases(db, { phases: ["confirming"], olderThan: new Date(longAgo.getTime() - 1), limit: 100 });
+      const none = await listTransactionsInPhases(db, { phases: ["confirming"], olderThan: new Date(longAgo.getTime() - 1), limit: 1000 });
       expect(none.map((row) => row.id)).not.toContain(transaction.id);
+    });
+
+    it("list only the phases asked for, oldest change first, up to the limit", async () => {
+      const organizationId = unique("org");
+      const longAgo = Date.now() - 7_200_000;
+      const ids: string[] = [];
+      for (const [i, phase] of (["confirming", "submitting", "confirming", "completed", "confirming"] as const).entries()) {
+        const { transaction } = await insertTransaction(db, { ...newTransaction(), organizationId });
+        await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase, at: new Date(longAgo + i * 1000) });
+        ids.push(transaction.id);
+      }
+      const listed = await listTransactionsInPhases(db, { phases: ["confirming", "submitting"], olderThan: new Date(longAgo + 10_000), limit: 1000 });
+      expect(listed.filter((row) => row.organizationId === organizationId).map((row) => row.id)).toEqual([ids[0], ids[1], ids[2], ids[4]]);
+      expect(await listTransactionsInPhases(db, { phases: ["confirming"], olderThan: new Date(), limit: 2 })).toHaveLength(2);
     });
   });
 
   describe("audit log", () => {
     it("records an entry and its outcome", async () => {
-      const entry = await insertAuditEntry(db, { requestId: "req-1", actorId: "alice", actorRole: "operator", route: "doctor", arguments: {} });
+      const actorId = unique("alice");
+      const entry = await insertAuditEntry(db, { requestId: "req-1", actorId, actorRole: "operator", route: "doctor", arguments: {} });
       await finishAuditEntry(db, entry.id, { outcome: "failure", errorCode: "RESTATE_ADMIN_UNREACHABLE", errorMessage: "down" });
-      const { entries } = await listAuditEntries(db, { limit: 10, actorId: "alice" });
-      expect(entries[0]).toMatchObject({ requestId: "req-1", outcome: "failure", errorCode: "RESTATE_ADMIN_UNREACHABLE" });
+      const { entries } = await listAuditEntries(db, { limit: 10, actorId });
+      expect(entries[0]).toMatchObject({ requestId: "req-1", actorRole: "operator", outcome: "failure", errorCode: "RESTATE_ADMIN_UNREACHABLE", errorMessage: "down" });
       expect(entries[0]?.finishedAt).toBeInstanceOf(Date);
+    });
+
+    it("keeps an entry without outcome until it is finished", async () => {
+      const entry = await insertAuditEntry(db, {
+        requestId: unique("req"),
+        actorId: unique("actor"),
+        actorRole: "operator",
+        route: "replay",
+        arguments: { id: "x" },
+        reason: "stuck",
+      });
+      expect(entry).toMatchObject({ outcome: null, finishedAt: null, reason: "stuck", arguments: { id: "x" } });
     });
 
     it("pages newest first with a cursor and filters by route and outcome", async () => {
@@ -172,24 +280,70 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       expect((await listAuditEntries(db, { limit: 10, actorId, outcome: "failure" })).entries.map((e) => e.requestId)).toEqual(["r4"]);
     });
 
+    it("pages entries that started at the same instant without losing or repeating any", async () => {
+      const actorId = unique("actor");
+      const startedAt = new Date("2030-06-01T00:00:00.000Z");
+      for (let i = 0; i < 5; i++) await insertAuditEntry(db, { requestId: `s${i}`, actorId, actorRole: "viewer", route: "status", arguments: {}, startedAt });
+      const seen: string[] = [];
+      let before = undefined as Parameters<typeof listAuditEntries>[1]["before"];
+      for (let page = 0; page < 10; page++) {
+        const result = await listAuditEntries(db, { limit: 2, actorId, before });
+        seen.push(...result.entries.map((e) => e.requestId));
+        if (!result.nextCursor) break;
+        before = result.nextCursor;
+      }
+      expect([...seen].sort()).toEqual(["s0", "s1", "s2", "s3", "s4"]);
+    });
+
+    it("filters by a start-time window", async () => {
+      const actorId = unique("actor");
+      const base = Date.UTC(2030, 0, 1);
+      for (let i = 0; i < 4; i++) {
+        await insertAuditEntry(db, { requestId: `w${i}`, actorId, actorRole: "viewer", route: "status", arguments: {}, startedAt: new Date(base + i * 60_000) });
+      }
+      const { entries } = await listAuditEntries(db, { limit: 10, actorId, from: new Date(base + 60_000), to: new Date(base + 120_000) });
+      expect(entries.map((e) => e.requestId)).toEqual(["w2", "w1"]);
+    });
+
     it("rejects a malformed cursor", () => {
       expect(decodeAuditCursor("not-a-cursor")).toBeUndefined();
+    });
+
+    it("rejects a cursor whose id is not a uuid", () => {
+      expect(decodeAuditCursor(encodeAuditCursor({ startedAt: new Date().toISOString(), id: "1' or '1'='1" }))).toBeUndefined();
     });
   });
 
   describe("API keys", () => {
     it("are found by their clear value, which is stored nowhere", async () => {
       const created = await createApiKey(db, { actorId: "bob", role: "operator", permissions: ["system:operate"] });
-      expect(await findApiKeyByPlaintext(db, created.key)).toMatchObject({ id: created.id, actorId: "bob", role: "operator" });
+      expect(await findApiKeyByPlaintext(db, created.key)).toMatchObject({ id: created.id, actorId: "bob", role: "operator", permissions: ["system:operate"] });
       const rows = await db.execute<Record<string, unknown>>(sql`select * from api_keys`);
       expect(JSON.stringify(rows)).not.toContain(created.key);
+    });
+
+    it("keep only the SHA-256 hash and the first 8 characters of a key", async () => {
+      const created = await createApiKey(db, { actorId: "dave", role: "viewer", permissions: [] });
+      expect(created.key).toMatch(/^ddwf_[A-Za-z0-9_-]{43}$/);
+      expect(hashApiKey(created.key)).toBe(createHash("sha256").update(created.key).digest("hex"));
+      const [row] = await db.execute<{ key_hash: string; key_prefix: string }>(sql`select key_hash, key_prefix from api_keys where id = ${created.id}`);
+      expect(row).toEqual({ key_hash: hashApiKey(created.key), key_prefix: created.key.slice(0, 8) });
     });
 
     it("are not found when unknown or revoked", async () => {
       const created = await createApiKey(db, { actorId: "carol", role: "operator", permissions: ["system:operate"] });
       expect(await findApiKeyByPlaintext(db, `${created.key}x`)).toBeUndefined();
       expect(await revokeApiKey(db, created.id)).toBe(true);
+      expect(await revokeApiKey(db, created.id)).toBe(false);
       expect(await findApiKeyByPlaintext(db, created.key)).toBeUndefined();
+    });
+
+    it("record when a key was last used", async () => {
+      const created = await createApiKey(db, { actorId: "erin", role: "operator", permissions: [] });
+      expect((await findApiKeyByPlaintext(db, created.key))?.lastUsedAt).toBeNull();
+      const at = new Date("2031-02-03T04:05:06.789Z");
+      await touchApiKey(db, created.id, at);
+      expect((await findApiKeyByPlaintext(db, created.key))?.lastUsedAt).toEqual(at);
     });
 
     it("store a configured key once however often it is inserted", async () => {
@@ -197,12 +351,16 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       const key = `bootstrap-${crypto.randomUUID()}`;
       const first = await insertApiKeyWithPlaintext(db, { key, actorId: "boot", role: "operator", permissions: [] });
       const second = await insertApiKeyWithPlaintext(db, { key, actorId: "boot", role: "operator", permissions: [] });
+      expect(first.created).toBe(true);
       expect(second).toEqual({ id: first.id, created: false });
       expect(await countActiveApiKeys(db)).toBe(before + 1);
     });
   });
 
   describe("webhooks", () => {
+    const newSubscription = (eventTypes = ["*"], enabled = true) =>
+      createWebhookSubscription(db, { id: unique("sub"), url: "http://127.0.0.1:1/hook", eventTypes, secrets: [], enabled });
+
     it("deliver one event once per subscription and count each attempt once", async () => {
       const subscription = await createWebhookSubscription(db, {
         id: unique("sub"),
@@ -213,20 +371,85 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       const delivery = { id: unique("dlv"), subscriptionId: subscription.id, eventId: "evt-1", eventType: "transaction.completed", payload: { a: 1 } };
       const first = await insertWebhookDelivery(db, delivery);
       const again = await insertWebhookDelivery(db, { ...delivery, id: unique("dlv") });
+      expect(first.created).toBe(true);
       expect(again).toMatchObject({ created: false, delivery: { id: first.delivery.id } });
       await recordWebhookDeliveryAttempt(db, { deliveryId: delivery.id, attempt: 1, statusCode: 503, latencyMs: 12, error: null });
       await recordWebhookDeliveryAttempt(db, { deliveryId: delivery.id, attempt: 1, statusCode: 503, latencyMs: 12, error: null });
       expect(await listWebhookDeliveryAttempts(db, delivery.id)).toHaveLength(1);
     });
 
+    it("refuse a second delivery row for the same subscription and event", async () => {
+      const subscription = await newSubscription();
+      const insertRow = () =>
+        db.execute(
+          sql`insert into webhook_deliveries (id, subscription_id, event_id, event_type, payload) values (${unique("dlv")}, ${subscription.id}, 'evt-dup', 't', '{}'::jsonb)`,
+        );
+      await insertRow();
+      await expect(insertRow()).rejects.toSatisfy((error) => sqlStateOf(error) === "23505");
+    });
+
+    it("count each attempt once on its delivery and record its status", async () => {
+      const subscription = await newSubscription();
+      const { delivery } = await insertWebhookDelivery(db, { id: unique("dlv"), subscriptionId: subscription.id, eventId: "e", eventType: "t", payload: {} });
+      expect(delivery).toMatchObject({ status: "pending", attemptCount: 0 });
+      await recordWebhookDeliveryAttempt(db, { deliveryId: delivery.id, attempt: 1, statusCode: null, latencyMs: 5000, error: "timeout" });
+      await recordWebhookDeliveryAttempt(db, { deliveryId: delivery.id, attempt: 1, statusCode: null, latencyMs: 5000, error: "timeout" });
+      await recordWebhookDeliveryAttempt(db, { deliveryId: delivery.id, attempt: 2, statusCode: 200, latencyMs: 8, error: null });
+      const retryAt = new Date("2032-01-01T00:00:00.000Z");
+      await setWebhookDeliveryStatus(db, delivery.id, { status: "failed", nextAttemptAt: retryAt });
+      expect(await getWebhookDelivery(db, delivery.id)).toMatchObject({ status: "failed", attemptCount: 2, nextAttemptAt: retryAt });
+      const deliveredAt = new Date("2032-01-01T00:00:01.000Z");
+      await setWebhookDeliveryStatus(db, delivery.id, { status: "delivered", nextAttemptAt: null, deliveredAt });
+      expect(await getWebhookDelivery(db, delivery.id)).toMatchObject({ status: "delivered", nextAttemptAt: null, deliveredAt });
+      expect((await listWebhookDeliveryAttempts(db, delivery.id)).map((a) => [a.attempt, a.statusCode, a.error])).toEqual([
+        [1, null, "timeout"],
+        [2, 200, null],
+      ]);
+    });
+
     it("find enabled subscriptions by event type, including wildcards", async () => {
       const eventType = `custom.${crypto.randomUUID()}`;
-      const exact = await createWebhookSubscription(db, { id: unique("sub"), url: "http://a", eventTypes: [eventType], secrets: [] });
-      const wildcard = await createWebhookSubscription(db, { id: unique("sub"), url: "http://b", eventTypes: ["*"], secrets: [] });
-      const disabled = await createWebhookSubscription(db, { id: unique("sub"), url: "http://c", eventTypes: [eventType], secrets: [], enabled: false });
+      const exact = await newSubscription([eventType]);
+      const wildcard = await newSubscription(["*"]);
+      const disabled = await newSubscription([eventType], false);
+      const other = await newSubscription([`${eventType}.other`]);
       const found = (await listEnabledSubscriptionsForEvent(db, eventType)).map((s) => s.id);
       expect(found).toEqual(expect.arrayContaining([exact.id, wildcard.id]));
       expect(found).not.toContain(disabled.id);
+      expect(found).not.toContain(other.id);
+    });
+
+    it("keep two secrets during a rotation and stop matching once disabled", async () => {
+      const eventType = `custom.${crypto.randomUUID()}`;
+      const subscription = await createWebhookSubscription(db, {
+        id: unique("sub"),
+        url: "http://a",
+        eventTypes: [eventType],
+        secrets: [{ secret: "whsec_old", createdAt: "2030-01-01T00:00:00.000Z" }],
+      });
+      const rotated = [
+        { secret: "whsec_old", createdAt: "2030-01-01T00:00:00.000Z", expiresAt: "2030-01-02T00:00:00.000Z" },
+        { secret: "whsec_new", createdAt: "2030-01-01T12:00:00.000Z" },
+      ];
+      expect(await updateWebhookSubscription(db, subscription.id, { secrets: rotated })).toMatchObject({ secrets: rotated });
+      await updateWebhookSubscription(db, subscription.id, { enabled: false });
+      expect(await getWebhookSubscription(db, subscription.id)).toMatchObject({ enabled: false, secrets: rotated });
+      expect((await listEnabledSubscriptionsForEvent(db, eventType)).map((s) => s.id)).not.toContain(subscription.id);
+    });
+
+    it("report an update of an unknown subscription as not found", async () => {
+      expect(await updateWebhookSubscription(db, unique("sub"), { enabled: true })).toBeUndefined();
+    });
+
+    it("delete a subscription with its deliveries and attempts", async () => {
+      const subscription = await newSubscription();
+      const { delivery } = await insertWebhookDelivery(db, { id: unique("dlv"), subscriptionId: subscription.id, eventId: "e", eventType: "t", payload: {} });
+      await recordWebhookDeliveryAttempt(db, { deliveryId: delivery.id, attempt: 1, statusCode: 500, latencyMs: 3, error: null });
+      expect((await listWebhookSubscriptions(db)).map((s) => s.id)).toContain(subscription.id);
+      expect(await deleteWebhookSubscription(db, subscription.id)).toBe(true);
+      expect(await deleteWebhookSubscription(db, subscription.id)).toBe(false);
+      expect(await getWebhookDelivery(db, delivery.id)).toBeUndefined();
+      expect(await listWebhookDeliveryAttempts(db, delivery.id)).toEqual([]);
     });
   });
 
@@ -236,10 +459,13 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       const letter = { id, kind: "transaction" as const, referenceId: "tx-9", causeCode: "RETRY_BUDGET_EXHAUSTED", causeMessage: "rpc down", payload: {} };
       await insertDeadLetter(db, letter);
       await insertDeadLetter(db, letter);
-      expect((await listDeadLetters(db, { status: "open" })).filter((row) => row.id === id)).toHaveLength(1);
+      expect((await listDeadLetters(db, { status: "open", limit: 1000 })).filter((row) => row.id === id)).toHaveLength(1);
       expect(await markDeadLetterReplayed(db, id)).toBe(true);
       expect(await markDeadLetterReplayed(db, id)).toBe(false);
-      expect(await getDeadLetter(db, id)).toMatchObject({ status: "replayed", replayCount: 1 });
+      const replayed = await getDeadLetter(db, id);
+      expect(replayed).toMatchObject({ status: "replayed", replayCount: 1 });
+      expect(replayed?.replayedAt).toBeInstanceOf(Date);
+      expect((await listDeadLetters(db, { status: "open", limit: 1000 })).map((row) => row.id)).not.toContain(id);
     });
 
     it("reopen when the same work dead-letters again after a replay", async () => {
@@ -249,6 +475,27 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       await markDeadLetterReplayed(db, id);
       await insertDeadLetter(db, { ...letter, causeCode: "B", causeMessage: "second" });
       expect(await getDeadLetter(db, id)).toMatchObject({ status: "open", causeCode: "B", replayCount: 1 });
+    });
+
+    it("list by kind and status", async () => {
+      const webhook = { id: unique("dl"), kind: "webhook-delivery" as const, referenceId: unique("dlv"), causeCode: "C", causeMessage: "m", payload: { url: "http://x" } };
+      const recovery = { id: unique("dl"), kind: "identity-recovery" as const, referenceId: unique("inv"), causeCode: "C", causeMessage: "m", payload: {} };
+      await insertDeadLetter(db, webhook);
+      await insertDeadLetter(db, recovery);
+      const webhooks = await listDeadLetters(db, { kind: "webhook-delivery", status: "open", limit: 1000 });
+      expect(webhooks.map((row) => row.id)).toContain(webhook.id);
+      expect(webhooks.map((row) => row.id)).not.toContain(recovery.id);
+      expect(webhooks.every((row) => row.kind === "webhook-delivery" && row.status === "open")).toBe(true);
+      expect(await listDeadLetters(db, { limit: 1 })).toHaveLength(1);
+    });
+
+    it("are discarded only while open", async () => {
+      const id = unique("dl");
+      await insertDeadLetter(db, { id, kind: "transaction", referenceId: "tx-11", causeCode: "C", causeMessage: "m", payload: {} });
+      expect(await discardDeadLetter(db, id)).toBe(true);
+      expect(await discardDeadLetter(db, id)).toBe(false);
+      expect(await markDeadLetterReplayed(db, id)).toBe(false);
+      expect(await getDeadLetter(db, id)).toMatchObject({ status: "discarded", replayCount: 0, replayedAt: null });
     });
   });
 
@@ -262,6 +509,14 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
         { step: 1, executions: 1 },
         { step: 2, executions: 2 },
       ]);
+    });
+
+    it("count each run on its own and nothing for a run never started", async () => {
+      const [a, b] = [unique("run"), unique("run")];
+      await Promise.all([recordCanaryStep(db, a, 1), recordCanaryStep(db, b, 1), recordCanaryStep(db, b, 1)]);
+      expect(await countCanarySteps(db, a)).toEqual([{ step: 1, executions: 1 }]);
+      expect(await countCanarySteps(db, b)).toEqual([{ step: 1, executions: 2 }]);
+      expect(await countCanarySteps(db, unique("run"))).toEqual([]);
     });
   });
 });

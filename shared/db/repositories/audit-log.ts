@@ -45,10 +45,18 @@ export function encodeAuditCursor(cursor: AuditCursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString("base64url");
 }
 
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The cursor in `value`, or undefined when it is not one this module encoded (ids are uuids). */
 export function decodeAuditCursor(value: string): AuditCursor | undefined {
   try {
     const parsed = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as Partial<AuditCursor>;
-    if (typeof parsed.startedAt === "string" && typeof parsed.id === "string" && !Number.isNaN(Date.parse(parsed.startedAt))) {
+    if (
+      typeof parsed.startedAt === "string" &&
+      typeof parsed.id === "string" &&
+      UUID_PATTERN.test(parsed.id) &&
+      !Number.isNaN(Date.parse(parsed.startedAt))
+    ) {
       return { startedAt: parsed.startedAt, id: parsed.id };
     }
   } catch {

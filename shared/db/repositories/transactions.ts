@@ -36,6 +36,8 @@ export type RecordTransactionPhaseParameters = {
 /**
  * Records one phase change: the transition row and the status row, in one SQL transaction. A
  * retried step (same sequence) changes nothing, so a replay never moves the record backwards.
+ * The change carries the whole status: a field left out is stored as null (a reorg clears the
+ * block number, for instance).
  */
 export async function recordTransactionPhase(db: Database, change: RecordTransactionPhaseParameters): Promise<{ recorded: boolean }> {
   const at = change.at ?? new Date();

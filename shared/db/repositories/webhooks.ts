@@ -1,5 +1,5 @@
 /** Webhook subscriptions, deliveries (one per subscription and event) and their attempts. */
-import { and, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { webhookDeliveries, webhookDeliveryAttempts, webhookSubscriptions, type WebhookDeliveryStatus, type WebhookSecret } from "../schema/index.ts";
 
@@ -28,6 +28,16 @@ export async function updateWebhookSubscription(
   return row;
 }
 
+export async function listWebhookSubscriptions(db: Database): Promise<WebhookSubscriptionRow[]> {
+  return db.select().from(webhookSubscriptions).orderBy(asc(webhookSubscriptions.createdAt), asc(webhookSubscriptions.id));
+}
+
+/** Deletes a subscription with its deliveries and their attempts; false when there was none. */
+export async function deleteWebhookSubscription(db: Database, id: string): Promise<boolean> {
+  const deleted = await db.delete(webhookSubscriptions).where(eq(webhookSubscriptions.id, id)).returning({ id: webhookSubscriptions.id });
+  return deleted.length > 0;
+}
+
 /** Enabled subscriptions whose event types include `eventType` (or the wildcard `*`). */
 export async function listEnabledSubscriptionsForEvent(db: Database, eventType: string): Promise<WebhookSubscriptionRow[]> {
   return db
@@ -54,6 +64,11 @@ export async function insertWebhookDelivery(
     .where(and(eq(webhookDeliveries.subscriptionId, input.subscriptionId), eq(webhookDeliveries.eventId, input.eventId)))
     .limit(1);
   return { delivery: existing!, created: false };
+}
+
+export async function getWebhookDelivery(db: Database, id: string): Promise<WebhookDeliveryRow | undefined> {
+  const rows = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).limit(1);
+  return rows[0];
 }
 
 /** Records one attempt (idempotent per attempt number) and counts it on the delivery. */
