@@ -1,8 +1,9 @@
 /** The phases of a transaction and the status the workflow's shared `status` handler returns. */
 import type { Hex } from "viem";
+import type { TransactionPhase } from "../../../shared/db/schema/transactions.ts";
 
-export const TRANSACTION_PHASES = ["submitting", "awaiting-approval", "confirming", "completed", "blocked", "failed", "dead-letter"] as const;
-export type TransactionPhase = (typeof TRANSACTION_PHASES)[number];
+// One list of phases: the status record's column type is the workflow's phase type.
+export { TRANSACTION_PHASES, type TransactionPhase } from "../../../shared/db/schema/transactions.ts";
 export const TERMINAL_PHASES: readonly TransactionPhase[] = ["completed", "failed", "dead-letter"];
 
 export type TransactionError = { code: string; message: string };
