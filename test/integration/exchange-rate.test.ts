@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { listExchangeRates } from "../../shared/db/repositories/exchange-rates.ts";
+import { createLogger } from "../../shared/logger.ts";
+import { startBackgroundJobs } from "../../services/bootstrap/start-background-jobs.ts";
 import type { ExchangeRateScheduler } from "../../services/workflows/exchange-rate/object.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
 
@@ -50,8 +52,16 @@ describe("exchange-rate schedulers", () => {
 
   it("runs one scheduler per pair after two starts, and stores each refresh once", async () => {
     const firstBoot = await scheduler("EUR-USD").describe();
-    await h.worker.stop();
-    await h.worker.start(); // the second start of every scheduler
+    // What every later boot (or another replica) does: start the schedulers again.
+    const secondBoot = await startBackgroundJobs({
+      ingressUrl: h.stack.restateIngressUrl,
+      chainIds: [],
+      reconcileIntervalMs: 0,
+      exchangeRatePairs: ["EUR-USD", "GBP-USD"],
+      exchangeRateRefreshMs: 300,
+      logger: createLogger({ service: "test", level: "error" }),
+    });
+    expect(secondBoot.exchangeRateSchedulers).toBe(2);
     const afterRestart = await scheduler("EUR-USD").describe();
     expect(afterRestart.generation).toBe(firstBoot.generation);
 
