@@ -23,7 +23,7 @@ const listQuery = z
 const deadLetter = z.object({
   id: z.string(),
   kind: z.string(),
-  referenceId: z.string().describe("For kind transaction: the transaction id (the workflow key)"),
+  referenceId: z.string().describe("The key of the workflow that gave up: a transaction id or a webhook delivery id"),
   causeCode: z.string(),
   causeMessage: z.string(),
   payload: z.record(z.string(), z.unknown()),
@@ -54,7 +54,8 @@ export const deadLetterOperations = {
     path: `${DEAD_LETTERS_PREFIX}/:id/replay`,
     tag: "dead-letters",
     summary: "Recover the dead letter's workflow key, resubmit it, mark the letter replayed",
-    description: "Kind transaction only. Refused like recover-stuck-workflow while the workflow is active or already succeeded.",
+    description:
+      "Kinds transaction and webhook-delivery. Refused like recover-stuck-workflow while the workflow is active or already succeeded.",
     permission: "system:operate",
     audited: true,
     params: replayDeadLetterParams,
