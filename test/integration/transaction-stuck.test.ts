@@ -1,5 +1,5 @@
 import * as clients from "@restatedev/restate-sdk-clients";
-import { parseGwei, type Hex } from "viem";
+import { parseEther, parseGwei, type Hex } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import type { TransactionProcessorApi } from "../../services/transaction-processor/api.ts";
@@ -82,6 +82,24 @@ describe("stuck and dropped transactions", () => {
     expect(final).toMatchObject({ phase: "completed", txHash: sent.hash, nonce: sent.nonce });
     const mined = await h.tools.minedTransactionsOf(signer, fromBlock);
     expect(mined.map((tx) => tx.hash)).toEqual([sent.hash]);
+  });
+
+  it("reports a dropped transaction the node now refuses as blocked, and completes once it is accepted", async () => {
+    const signer = h.senders[1]!.address;
+    const sent = await submitWhileManualMining(signer);
+    await h.tools.client.setBalance({ address: signer, value: 0n });
+    await h.tools.client.dropTransaction({ hash: sent.hash });
+    const blocked = await waitFor("the blocked phase", async () => {
+      const status = await h.client.getTransactionStatus(sent.transactionId);
+      return status?.phase === "blocked" ? status : undefined;
+    });
+    expect(blocked).toMatchObject({ txHash: sent.hash, error: { code: "INSUFFICIENT_FUNDS" } });
+
+    await h.tools.client.setBalance({ address: signer, value: parseEther("100") });
+    await waitFor("the same bytes back in the mempool", async () => h.tools.client.getTransaction({ hash: sent.hash }).then(() => true, () => false));
+    await h.tools.client.setAutomine(true);
+    await h.tools.client.mine({ blocks: 1 });
+    expect(await h.client.waitForTransaction(sent.transactionId, { timeoutMs: 60_000 })).toMatchObject({ phase: "completed", txHash: sent.hash, error: null });
   });
 
   it("re-broadcasts the same signed bytes when the transaction is dropped from the mempool", async () => {

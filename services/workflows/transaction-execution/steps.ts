@@ -136,22 +136,27 @@ export async function checkConfirmation(
   return { head, kind: "dropped" };
 }
 
-export type RebroadcastOutcome = "sent" | "underpriced" | "nonce-used" | "refused";
+export type RebroadcastOutcome =
+  | { kind: "sent" }
+  | { kind: "underpriced" }
+  | { kind: "nonce-used" }
+  | { kind: "refused"; code: string; message: string };
 
 /**
  * Sends the same signed bytes again. A node that already has them is fine ("sent"); a node that
  * refuses them because fees rose above what they offer says "underpriced", which the workflow
- * answers with a fee replacement.
+ * answers with a fee replacement; any other lasting refusal (funds gone, say) is "refused" with its
+ * code, and the workflow reports the transaction blocked until the bytes go through.
  */
 export async function rebroadcast(chain: ChainAccess, raw: Hex): Promise<RebroadcastOutcome> {
   try {
     await chain.client.sendRawTransaction({ serializedTransaction: raw });
-    return "sent";
+    return { kind: "sent" };
   } catch (error) {
     const classified = classifyChainError(error);
-    if (classified.code === "NONCE_TOO_LOW") return "nonce-used";
-    if (classified.code === "FEE_CAP_TOO_LOW") return "underpriced";
-    if (classified.terminal) return "refused";
+    if (classified.code === "NONCE_TOO_LOW") return { kind: "nonce-used" };
+    if (classified.code === "FEE_CAP_TOO_LOW") return { kind: "underpriced" };
+    if (classified.terminal) return { kind: "refused", code: classified.code, message: classified.message };
     throw error;
   }
 }

@@ -206,8 +206,15 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               const outcome = await tryRun(ctx, `rebroadcast-${round}`, () => rebroadcast(chain, raw));
               const now = await ctx.date.now();
               // Refused as underpriced: fees rose past what it offers, which is what stuck means.
-              if (outcome === "underpriced" && (status.phase !== "blocked" || now - lastReplacementAt >= settings.stuckAfterMs)) {
+              if (outcome?.kind === "underpriced" && (status.phase !== "blocked" || now - lastReplacementAt >= settings.stuckAfterMs)) {
                 await replaceStuck(now);
+              } else if (outcome?.kind === "refused" && status.error?.code !== outcome.code) {
+                // The signed bytes hold the nonce; they cannot be dropped for new ones without risking
+                // a double execution. Report it and keep trying: topped-up funds let them through.
+                ctx.console.error("the node refuses the signed transaction; blocked until it accepts it", { transactionId, code: outcome.code, alert: "TRANSACTION_REFUSED" });
+                await transition("blocked", { error: { code: outcome.code, message: `the node refuses the signed transaction: ${outcome.message}` } });
+              } else if (outcome?.kind === "sent" && status.phase === "blocked") {
+                await transition("confirming", { error: null });
               }
               lastSentAt = now;
             } else if (check?.kind === "nonce-consumed") {
