@@ -41,6 +41,8 @@ describe("npm start", () => {
       RESTATE_INGRESS_URL: stack.restateIngressUrl,
       CHAIN_RPC_URL: stack.chainRpcUrl,
       DATA_DIR: dataDir,
+      // The shared test Restate outlives this stack: leave no reconciliation loop running in it.
+      RECONCILE_INTERVAL_MS: "0",
       PGLITE_DATA_DIR: join(dataDir, "pglite"),
       WORKER_PORT: String(workerPort),
       OPS_PORT: String(opsPort),
