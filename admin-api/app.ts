@@ -11,8 +11,10 @@
  *
  * Every response carries X-Request-Id; every failure is answered by the one `onError` below.
  */
+import type { Meter } from "@opentelemetry/api";
 import { Hono } from "hono";
 import { createOpsRoutes } from "../shared/http/ops-routes.ts";
+import { requestMetrics } from "../shared/http/request-metrics.ts";
 import type { Readiness } from "../shared/http/readiness.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
 import { redactUrlUserInfo } from "./redact.ts";
@@ -30,6 +32,8 @@ import { createWorkflowRoutes, WORKFLOWS_PREFIX, workflowOperations } from "./ro
 export type DapiDependencies = {
   readiness: Readiness;
   renderMetrics: () => Promise<string>;
+  /** When given, every answered request is counted in `dalp.ddwf.dapi.requests`. */
+  meter?: Meter;
   /** Database, admin client and settings of the operator routes; a function while they are still starting. */
   operator?: ServicesSource;
   logger?: Logger;
@@ -48,6 +52,7 @@ export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
   const logger = dependencies.logger ?? createLogger({ service: "ddwf-dapi" });
   const app = new Hono<DapiEnv>();
   app.use("*", requestId(logger));
+  if (dependencies.meter) app.use("*", requestMetrics(dependencies.meter));
   app.route("/", createOpsRoutes({ service: "ddwf-dapi", readiness: dependencies.readiness, renderMetrics: dependencies.renderMetrics }));
   app.route("/", createOpenApiRoutes(DAPI_OPERATIONS, dependencies.version ?? "0.1.0"));
   app.route(RESTATE_OPERATOR_PREFIX, createRestateRoutes(dependencies.operator));

@@ -32,7 +32,7 @@ export async function startDapi(config: Config, options?: { logger?: Logger }): 
   };
   let operator: OperatorServices | undefined;
   try {
-    const app = createDapiApp({ readiness, renderMetrics: telemetry.renderMetrics, logger, operator: () => operator });
+    const app = createDapiApp({ readiness, renderMetrics: telemetry.renderMetrics, meter: telemetry.meter, logger, operator: () => operator });
     // listen() only calls app.fetch; the typed variables of the DAPI's env do not matter to it.
     const server = await listen(app as unknown as Hono, { port: config.DAPI_PORT, host: config.HTTP_HOST });
     cleanups.push(() => server.close());

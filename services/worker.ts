@@ -62,7 +62,9 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     const admin = createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN });
     registerScrapeTimeGauges({
       meter: telemetry.meter,
-      admin,
+      // Its own client with a short timeout: a slow admin API costs one gauge its sample, and the
+      // scrape still answers within Prometheus's default 10 s scrape timeout.
+      admin: createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN, timeoutMs: 5_000 }),
       db: database.db,
       logger,
       stall: { pendingThresholdMs: config.STALL_PENDING_THRESHOLD_MS, noMutationThresholdMs: config.STALL_NO_MUTATION_THRESHOLD_MS },

@@ -1,9 +1,21 @@
 /**
  * Instruments of the workflows themselves, under the `dalp.ddwf` meter. They are incremented
- * inside journaled steps, so a replay of the journal does not count the same event again.
+ * inside journaled steps, after the step's fallible work, so neither a replay of the journal nor a
+ * retried step counts the same event again.
+ *
+ * Every label value known in advance starts at 0: Prometheus's `increase()` cannot see the first
+ * increment of a series that appears already at 1, so without this the first dead letter of a
+ * process would never fire the dead-letter alert.
  */
 import type { Meter } from "@opentelemetry/api";
-import type { TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
+import { TRANSACTION_PHASES, type TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
+
+/** The workflow types counted in `dalp.ddwf.workflow.completed` (every `restate.workflow` ddwf binds). */
+export const WORKFLOW_TYPES = ["EngineCanary", "TransactionExecutionWorkflow", "IdentityRecoveryWorkflow", "WebhookDeliveryWorkflow"] as const;
+export const DEAD_LETTER_KINDS = ["transaction", "identity-recovery", "webhook-delivery"] as const;
+const WEBHOOK_OUTCOMES = ["delivered", "failed", "dead-letter"] as const;
+const RECONCILIATION_KINDS = ["record-repaired", "workflow-redriven", "nonce-resynced", "nonce-gap"] as const;
+const REPLACEMENT_OUTCOMES = ["replaced", "refused"] as const;
 
 export type EngineMetrics = {
   workflowCompleted(workflowType: string, outcome: "success" | "terminal_error"): void;
@@ -37,6 +49,14 @@ export function createEngineMetrics(meter: Meter): EngineMetrics {
     unit: "ms",
     advice: { explicitBucketBoundaries: [250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000] },
   });
+  for (const workflowType of WORKFLOW_TYPES) {
+    for (const outcome of ["success", "terminal_error"] as const) completed.add(0, { workflow_type: workflowType, outcome });
+  }
+  for (const phase of TRANSACTION_PHASES) phases.add(0, { phase });
+  for (const kind of DEAD_LETTER_KINDS) deadLetters.add(0, { kind });
+  for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.add(0, { outcome });
+  for (const kind of RECONCILIATION_KINDS) reconciliation.add(0, { kind });
+  for (const outcome of REPLACEMENT_OUTCOMES) replacements.add(0, { outcome });
   return {
     transactionDuration: (milliseconds, phase) => duration.record(milliseconds, { phase }),
     nonceReplacement: (outcome) => replacements.add(1, { outcome }),

@@ -5,7 +5,7 @@
  *
  * - dalp.ddwf.workflow.stalled{service}: invocations not completed, pending longer than
  *   STALL_PENDING_THRESHOLD_MS and not modified for STALL_NO_MUTATION_THRESHOLD_MS (paused and
- *   backing-off ones included: they need attention too);
+ *   backing-off ones included: they need attention too; delayed calls count from their start time);
  * - dalp.ddwf.invocations.active{service, status}: unfinished invocations by service and status;
  * - dalp.ddwf.transaction_processor.queue_depth{key}: invocations queued per TransactionProcessor key;
  * - dalp.ddwf.transactions{phase}: stored transactions by their current phase.
@@ -24,12 +24,21 @@ export type ScrapeTimeGaugesParameters = {
   stall: { pendingThresholdMs: number; noMutationThresholdMs: number };
 };
 
-/** SQL over sys_invocation for stalled invocations, grouped by service. */
+/**
+ * SQL over sys_invocation for stalled invocations, grouped by service; thresholds in whole seconds
+ * (rounded down). A call sent with a delay is waiting on purpose until its start time (the
+ * self-rescheduling loops are such calls), so its pending time counts from `scheduled_start_at`.
+ * Restate 1.7 fills `scheduled_start_at` only when `scheduled_at` is read in the same query, hence
+ * the three-way coalesce. "Modified" is the last change Restate recorded (journal progress, a
+ * retry, a status change).
+ */
 export function stalledInvocationsQuery(stall: { pendingThresholdMs: number; noMutationThresholdMs: number }): string {
   const seconds = (ms: number) => Math.max(0, Math.floor(ms / 1000));
+  const pending = `now() - interval '${seconds(stall.pendingThresholdMs)} seconds'`;
   return `select target_service_name as service, count(*) as stalled from sys_invocation
     where status != 'completed'
-      and created_at < now() - interval '${seconds(stall.pendingThresholdMs)} seconds'
+      and created_at < ${pending}
+      and coalesce(scheduled_start_at, scheduled_at, created_at) < ${pending}
       and modified_at < now() - interval '${seconds(stall.noMutationThresholdMs)} seconds'
     group by target_service_name`;
 }
@@ -39,8 +48,9 @@ type Attributes = Record<string, string>;
 export function registerScrapeTimeGauges(parameters: ScrapeTimeGaugesParameters): void {
   const { meter, admin, db, logger } = parameters;
   /**
-   * The SDK keeps reporting a series' last value when a callback stops observing it, so a series
-   * that vanished from its source (a stall that ended, an emptied queue) is observed once as 0.
+   * A series that vanished from its source (a stall that ended, an emptied queue) is observed once
+   * as 0, so a graph shows the drop, and then no more. Gauges are read with delta temporality
+   * (telemetry.ts): what a scrape shows is exactly what the callback observed, nothing repeated.
    */
   const observe = (name: string, description: string, read: () => Promise<{ value: number; attributes: Attributes }[]>) => {
     const previous = new Map<string, Attributes>();

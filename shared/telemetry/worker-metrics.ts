@@ -1,7 +1,8 @@
 /** The worker's start-up instruments under the `dalp.ddwf` meter. */
 import type { Meter } from "@opentelemetry/api";
 
-export type RegistrationOutcome = "registered" | "updated" | "unchanged" | "failed" | "skipped";
+export const REGISTRATION_OUTCOMES = ["registered", "updated", "unchanged", "failed", "skipped"] as const;
+export type RegistrationOutcome = (typeof REGISTRATION_OUTCOMES)[number];
 
 export type WorkerMetrics = {
   recordRegistration(outcome: RegistrationOutcome): void;
@@ -14,6 +15,8 @@ export function createWorkerMetrics(meter: Meter): WorkerMetrics {
   const registrations = meter.createCounter("dalp.ddwf.endpoint.registrations", {
     description: "Attempts to register the worker endpoint with the Restate admin API, by outcome",
   });
+  // Every outcome starts at 0, so `increase()` sees the first failure (see engine-metrics.ts).
+  for (const outcome of REGISTRATION_OUTCOMES) registrations.add(0, { outcome });
   let servicesBound = 0;
   meter
     .createObservableGauge("dalp.ddwf.services.bound", {
@@ -32,7 +35,7 @@ export function createWorkerMetrics(meter: Meter): WorkerMetrics {
   let exchangeRateSchedulers = 0;
   meter
     .createObservableGauge("dalp.ddwf.exchange_rate.schedulers.active", {
-      description: "Exchange-rate refresh schedulers this worker bootstrapped (one per configured pair)",
+      description: "Exchange-rate refresh schedulers this worker bootstrapped at start (one per configured pair)",
     })
     .addCallback((result) => result.observe(exchangeRateSchedulers));
   return {

@@ -69,9 +69,11 @@ export type ChainMonitor = ReturnType<typeof createChainMonitor>;
  */
 export async function waitForNextBlock(
   ctx: Pick<restate.WorkflowContext, "awakeable" | "objectSendClient" | "sleep">,
-  parameters: { chainId: number; afterBlock: number; fallbackMs: number },
+  parameters: { chainId: number; afterBlock: number; fallbackMs: number; headers?: Record<string, string> },
 ): Promise<void> {
   const { id, promise } = ctx.awakeable<number>();
-  ctx.objectSendClient<ChainMonitor>({ name: "ChainMonitor" }, String(parameters.chainId)).watch({ awakeableId: id, afterBlock: parameters.afterBlock });
+  ctx
+    .objectSendClient<ChainMonitor>({ name: "ChainMonitor" }, String(parameters.chainId))
+    .watch({ awakeableId: id, afterBlock: parameters.afterBlock }, restate.rpc.sendOpts({ headers: parameters.headers ?? {} }));
   await restate.RestatePromise.race([promise, ctx.sleep({ milliseconds: parameters.fallbackMs })]);
 }

@@ -28,6 +28,7 @@ import type { ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import { identityRegistryAbi, permissionedTokenAbi } from "../../../shared/evm/contracts/identity-recovery-abi.ts";
 import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
+import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
 import { createSaga, type SagaOutcome } from "../../../shared/restate/saga.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
 import type { TransactionWorkflowMetrics } from "../transaction-execution/workflow.ts";
@@ -60,7 +61,10 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
       run: async (ctx: Ctx): Promise<RecoveryStatus> => {
         const invitationId = ctx.key;
         const invitation = await runStep(ctx, "load-invitation", () => loadInvitation(db, invitationId), loadRetry);
-        if (!invitation) throw new DomainTerminalError("INVITATION_NOT_FOUND", `no recovery invitation ${invitationId}`, { httpStatus: 404 });
+        if (!invitation) {
+          await countCompletion(ctx, metrics, "IdentityRecoveryWorkflow", "terminal_error");
+          throw new DomainTerminalError("INVITATION_NOT_FOUND", `no recovery invitation ${invitationId}`, { httpStatus: 404 });
+        }
         let status: RecoveryStatus = { invitationId, stage: "waiting-for-acceptance", newWallet: null, steps: [], compensation: null, error: null };
         const update = (change: Partial<RecoveryStatus>) => {
           status = { ...status, ...change };
@@ -88,6 +92,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
         };
         update({});
         if (invitation.status !== "pending") {
+          await countCompletion(ctx, metrics, "IdentityRecoveryWorkflow", "terminal_error");
           throw new DomainTerminalError("INVITATION_CLOSED", `invitation ${invitationId} is already ${invitation.status}`, { httpStatus: 409 });
         }
 

@@ -29,6 +29,7 @@ import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } fro
 import { startWebhookDeliveries, storeWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import { waitForNextBlock } from "../chain-monitor/object.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
+import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
 import type { ReplaceRequest, ReplaceResult, SubmitRequest, SubmitResult, TransactionProcessorApi } from "../../transaction-processor/api.ts";
@@ -65,6 +66,9 @@ export type TransactionRunInput = { correlationId?: string } | undefined;
 type WorkflowState = { status: TransactionStatus; sequence: number };
 type Ctx = restate.WorkflowContext<WorkflowState>;
 
+/** The workflow type label of `dalp.ddwf.workflow.completed`. */
+const WORKFLOW_TYPE = "TransactionExecutionWorkflow";
+
 
 export function createTransactionExecutionWorkflow(dependencies: TransactionExecutionDependencies) {
   const { db, settings, metrics } = dependencies;
@@ -77,7 +81,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
     handlers: {
       run: async (ctx: Ctx, input: TransactionRunInput): Promise<TransactionStatus> => {
         const transactionId = ctx.key;
-        const correlationId = input?.correlationId;
+        let correlationId = input?.correlationId;
         const startedAt = await ctx.date.now();
         let status: TransactionStatus = { phase: "submitting", transactionId, txHash: null, nonce: null, error: null };
         let sequence = 0;
@@ -105,27 +109,37 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               blockNumber: snapshot.blockNumber ?? undefined,
               at: new Date(),
             });
-            metrics.phaseEntered(phase);
-            // Inside the step: reading the clock here is part of the side effect, never replayed.
-            // eslint-disable-next-line no-restricted-properties
-            if (TERMINAL_PHASES.includes(phase)) metrics.transactionDuration(Date.now() - startedAt, phase);
-            if (phase === "completed") metrics.workflowCompleted("TransactionExecutionWorkflow", "success");
-            if (phase === "failed" || phase === "dead-letter") metrics.workflowCompleted("TransactionExecutionWorkflow", "terminal_error");
-            return storeWebhookDeliveries(db, {
+            const deliveries = await storeWebhookDeliveries(db, {
               id: `evt_${transactionId}_${at}`,
               type: `transaction.${phase}`,
               data: { transactionId, phase, txHash: snapshot.txHash, nonce: snapshot.nonce, error: snapshot.error, blockNumber: snapshot.blockNumber ?? null },
             });
+            // Counted last, after everything that can fail: a retried step does not count twice.
+            metrics.phaseEntered(phase);
+            // Inside the step: reading the clock here is part of the side effect, never replayed.
+            // eslint-disable-next-line no-restricted-properties
+            if (TERMINAL_PHASES.includes(phase)) metrics.transactionDuration(Date.now() - startedAt, phase);
+            if (phase === "completed") metrics.workflowCompleted(WORKFLOW_TYPE, "success");
+            if (phase === "failed" || phase === "dead-letter") metrics.workflowCompleted(WORKFLOW_TYPE, "terminal_error");
+            return deliveries;
           });
           startWebhookDeliveries(ctx, deliveryIds, correlationId);
         };
 
         const operation = await runStep(ctx, "load-operation", () => loadOperation(db, transactionId), preBroadcastRetry);
         if (!operation) {
+          await countCompletion(ctx, metrics, WORKFLOW_TYPE, "terminal_error");
           throw new DomainTerminalError("TRANSACTION_NOT_FOUND", `no stored operation for transaction ${transactionId}`, { httpStatus: 404 });
         }
+        // A run started without the submission's input (reconciliation, a dead-letter replay) still
+        // passes the stored correlation id on to the calls and webhooks it makes.
+        correlationId ??= operation.correlationId ?? undefined;
         const chain = dependencies.chains.get(operation.chainId);
         let broadcast = false;
+        // Calls made for this transaction carry its correlation id, so their log lines do too.
+        const correlationHeaders = (): Record<string, string> => (correlationId ? { [CORRELATION_HEADER]: correlationId } : {});
+        const processorSend = () =>
+          ctx.objectSendClient<TransactionProcessorApi>({ name: "TransactionProcessor" }, processorKey(operation.organizationId, operation.signerAddress, operation.chainId));
 
         try {
           await transition("submitting");
@@ -144,8 +158,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
             processorKey(operation.organizationId, operation.signerAddress, operation.chainId),
           );
           let attempt = 0;
-          // Calls made for this transaction carry its correlation id, so their log lines do too.
-          const callHeaders: Record<string, string> = correlationId ? { [CORRELATION_HEADER]: correlationId } : {};
+          const callHeaders = correlationHeaders();
           const submit = () =>
             processor.submit({
               transactionId,
@@ -196,7 +209,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               const canonical = (await tryRun(ctx, `canonical-${round}`, () => isCanonical(chain, check.blockNumber, check.blockHash))) ?? false;
               if (canonical) {
                 await transition("completed", { txHash: check.hash, blockNumber: confirmedBlock, error: null });
-                ctx.objectSendClient<TransactionProcessorApi>({ name: "TransactionProcessor" }, processorKey(operation.organizationId, operation.signerAddress, operation.chainId)).settle({ transactionId });
+                processorSend().settle({ transactionId }, restate.rpc.sendOpts({ headers: callHeaders }));
                 return status;
               }
               ctx.console.warn("receipt block is no longer canonical; back to confirming", { transactionId, block: confirmedBlock });
@@ -235,7 +248,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               }
             }
             // Woken by the chain monitor at the next block, or by the fallback interval.
-            await waitForNextBlock(ctx, { chainId: operation.chainId, afterBlock: check?.head ?? 0, fallbackMs: settings.pollIntervalMs });
+            await waitForNextBlock(ctx, { chainId: operation.chainId, afterBlock: check?.head ?? 0, fallbackMs: settings.pollIntervalMs, headers: callHeaders });
           }
         } catch (error) {
           if (!(error instanceof restate.TerminalError)) throw error;
@@ -259,7 +272,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
           const txHashOf = (error as { metadata?: Record<string, string> }).metadata?.txHash as Hex | undefined;
           await transition(deadLetter ? "dead-letter" : "failed", { error: failure, ...(txHashOf ? { txHash: txHashOf } : {}) });
           if (broadcast) {
-            ctx.objectSendClient<TransactionProcessorApi>({ name: "TransactionProcessor" }, processorKey(operation.organizationId, operation.signerAddress, operation.chainId)).settle({ transactionId });
+            processorSend().settle({ transactionId }, restate.rpc.sendOpts({ headers: correlationHeaders() }));
           }
           throw new DomainTerminalError(code, error.message, { httpStatus: 422 });
         }

@@ -13,6 +13,7 @@ import * as restate from "@restatedev/restate-sdk";
 import type { Database } from "../../../shared/db/client.ts";
 import { insertDeadLetter } from "../../../shared/db/repositories/dead-letters.ts";
 import { DomainTerminalError } from "../../../shared/errors.ts";
+import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
 import { classifyWebhookStatus, retryDelay } from "../../../shared/webhooks/retry-schedule.ts";
 import type { WebhookAttempt, WebhookDeliveryStatus } from "./api.ts";
@@ -40,7 +41,10 @@ export function createWebhookDeliveryWorkflow(dependencies: WebhookDeliveryDepen
       run: async (ctx: restate.WorkflowContext<State>, input?: { correlationId?: string }): Promise<WebhookDeliveryStatus> => {
         const deliveryId = ctx.key;
         const delivery = await runStep(ctx, "load-delivery", () => loadDelivery(db, deliveryId), dbRetry);
-        if (!delivery) throw new DomainTerminalError("WEBHOOK_DELIVERY_NOT_FOUND", `no webhook delivery ${deliveryId}`, { httpStatus: 404 });
+        if (!delivery) {
+          await countCompletion(ctx, metrics, "WebhookDeliveryWorkflow", "terminal_error");
+          throw new DomainTerminalError("WEBHOOK_DELIVERY_NOT_FOUND", `no webhook delivery ${deliveryId}`, { httpStatus: 404 });
+        }
         const attempts: WebhookAttempt[] = [];
         const publish = (state: WebhookDeliveryStatus["state"]) => {
           const status = { deliveryId, state, attempts: [...attempts] };
