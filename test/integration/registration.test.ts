@@ -11,6 +11,15 @@ const stack = inject("stack");
 const admin = createRestateAdminClient({ baseUrl: stack.restateAdminUrl });
 const logger = createLogger({ service: "test", level: "error" });
 
+/** A free port no earlier test registered a deployment on (ports are reused between files). */
+async function unregisteredPort(): Promise<number> {
+  const registered = (await admin.listDeployments()).map((d) => d.uri);
+  for (;;) {
+    const port = await freePort();
+    if (!registered.some((uri) => sameDeploymentUri(uri, `http://127.0.0.1:${port}`))) return port;
+  }
+}
+
 /** A throw-away endpoint whose services the test chooses. */
 async function serveEndpoint(port: number, services: Parameters<typeof restate.createEndpointHandler>[0]["services"]) {
   const server = http2.createServer(restate.createEndpointHandler({ services }));
@@ -33,7 +42,7 @@ describe("endpoint registration", () => {
   });
 
   it("registers a new endpoint, then leaves an unchanged one at its revision", async () => {
-    const port = await freePort();
+    const port = await unregisteredPort();
     const name = `Probe${port}`;
     open.push(await serveEndpoint(port, [probeV1(name)]));
     const uri = `http://127.0.0.1:${port}`;
@@ -46,7 +55,7 @@ describe("endpoint registration", () => {
   });
 
   it("forces re-registration when the endpoint's handlers changed", async () => {
-    const port = await freePort();
+    const port = await unregisteredPort();
     const name = `Probe${port}`;
     const uri = `http://127.0.0.1:${port}`;
     const v1 = await serveEndpoint(port, [probeV1(name)]);
@@ -62,7 +71,7 @@ describe("endpoint registration", () => {
   });
 
   it("keeps retrying while the endpoint is not reachable yet, then registers", async () => {
-    const port = await freePort();
+    const port = await unregisteredPort();
     const uri = `http://127.0.0.1:${port}`;
     let failed = 0;
     const registering = registerEndpoint({ admin, uri, timeoutMs: 30_000, logger, onAttempt: (outcome) => void (outcome === "failed" && failed++) });

@@ -63,8 +63,9 @@ function runOperation(db: Database, run: string, pool: string, i: number): Promi
         try {
           await db.transaction(async (tx) => {
             await tx.insert(transactions).values(operationRow(id, run));
-            // Same idempotency key as this pool's first operation: a unique violation, rolled back.
-            await tx.insert(transactions).values({ ...operationRow(`${id}-twin`, run), idempotencyKey: `${run}-${pool}-0` });
+            // Same idempotency key as the row just inserted in this transaction: a unique violation
+            // that does not depend on what other transactions commit meanwhile, rolled back.
+            await tx.insert(transactions).values({ ...operationRow(`${id}-twin`, run), idempotencyKey: id });
           });
         } catch (error) {
           if (causeCode(error) === "23505") return {};
