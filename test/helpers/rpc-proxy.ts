@@ -1,7 +1,9 @@
 /**
  * An HTTP proxy in front of the test chain's RPC, so a test can make the RPC fail the way real ones
  * do: `down` answers nothing (connections are destroyed, as with a dead node), `flaky` answers a
- * share of requests with 429 Too Many Requests. Only loopback traffic.
+ * share of requests with 429 Too Many Requests. Independently, `holdSends` keeps every
+ * `eth_sendRawTransaction` waiting until `releaseSends` (a held request whose caller went away, as
+ * with a killed worker, is never forwarded). Only loopback traffic.
  */
 import { createServer, type Server } from "node:http";
 import { freePort } from "../../infra/local/free-port.ts";
@@ -12,6 +14,10 @@ export type RpcProxy = {
   url: string;
   setMode(mode: RpcProxyMode): void;
   stats(): { forwarded: number; refused: number };
+  holdSends(): void;
+  releaseSends(): void;
+  /** How many raw sends have been held so far. */
+  held(): number;
   close(): Promise<void>;
 };
 
@@ -19,6 +25,9 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
   let mode: RpcProxyMode = "up";
   const counters = { forwarded: 0, refused: 0, seen: 0 };
   const random = seededRandom(0x5eed);
+  let holding = false;
+  let heldTotal = 0;
+  const waiting = new Set<() => void>();
   const server: Server = createServer(async (request, response) => {
     counters.seen += 1;
     if (mode === "down") {
@@ -36,8 +45,17 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
     }
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    if (holding && body.toString("utf8").includes('"eth_sendRawTransaction"')) {
+      heldTotal += 1;
+      await new Promise<void>((resolve) => {
+        waiting.add(resolve);
+        response.once("close", resolve);
+      });
+      if (request.socket.destroyed) return;
+    }
     try {
-      const upstream = await fetch(targetUrl, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) });
+      const upstream = await fetch(targetUrl, { method: "POST", headers: { "content-type": "application/json" }, body });
       counters.forwarded += 1;
       response.writeHead(upstream.status, { "content-type": "application/json" });
       response.end(Buffer.from(await upstream.arrayBuffer()));
@@ -53,6 +71,15 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
       mode = next;
     },
     stats: () => ({ forwarded: counters.forwarded, refused: counters.refused }),
+    holdSends: () => {
+      holding = true;
+    },
+    releaseSends: () => {
+      holding = false;
+      for (const resolve of waiting) resolve();
+      waiting.clear();
+    },
+    held: () => heldTotal,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer, type IncomingHttpHeaders } from "node:http";
 import * as clients from "@restatedev/restate-sdk-clients";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/local/free-port.ts";
@@ -13,76 +13,10 @@ import { generateWebhookSecret } from "../../shared/webhooks/standard-webhooks.t
 import { processorKey } from "../../services/transaction-processor/state.ts";
 import type { EngineCanaryApi } from "../../services/workflows/engine-canary/api.ts";
 import type { TransactionExecutionWorkflowApi } from "../../services/workflows/transaction-execution/api.ts";
+import { parseSamples, sumSamples } from "../helpers/prometheus-text.ts";
+import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
 
-type Sample = { name: string; labels: Record<string, string>; value: number };
-
-/** `name{labels} value` lines of a Prometheus text exposition (promtool validates the same text). */
-function samples(text: string): Sample[] {
-  return text
-    .split("\n")
-    .filter((line) => line && !line.startsWith("#"))
-    .map((line) => {
-      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!match) throw new Error(`unparsable sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-      return { name: match[1]!, labels, value: Number(match[3]) };
-    });
-}
-const value = (text: string, name: string, labels: Record<string, string> = {}) =>
-  samples(text)
-    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
-
-/**
- * A JSON-RPC proxy in front of the chain that, while holding, keeps `eth_sendRawTransaction`
- * requests waiting: the TransactionProcessor key that broadcasts stays busy, and calls for the same
- * key queue behind it. A held request whose caller went away (a killed worker) is never forwarded.
- */
-async function startHoldingRpcProxy(target: string) {
-  let holding = false;
-  let heldTotal = 0;
-  const waiting = new Set<() => void>();
-  const server: Server = createServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
-    if (holding && body.toString("utf8").includes('"eth_sendRawTransaction"')) {
-      heldTotal += 1;
-      await new Promise<void>((resolve) => {
-        waiting.add(resolve);
-        response.once("close", resolve);
-      });
-      if (request.socket.destroyed) return;
-    }
-    try {
-      const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
-      response.writeHead(upstream.status, { "content-type": "application/json" });
-      response.end(Buffer.from(await upstream.arrayBuffer()));
-    } catch {
-      request.socket.destroy();
-    }
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${port}`,
-    held: () => heldTotal,
-    hold: () => {
-      holding = true;
-    },
-    release: () => {
-      holding = false;
-      for (const resolve of waiting) resolve();
-      waiting.clear();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** A webhook receiver that keeps each request's headers and body and answers 204. */
 async function startRecordingReceiver() {
@@ -106,7 +40,7 @@ const stack = inject("stack");
 
 describe("observability of running workflows", () => {
   let h: TransactionHarness;
-  let proxy: Awaited<ReturnType<typeof startHoldingRpcProxy>>;
+  let proxy: RpcProxy;
   let receiver: Awaited<ReturnType<typeof startRecordingReceiver>>;
   const subscriptionId = `sub_${crypto.randomUUID().replaceAll("-", "")}`;
   const ingress = clients.connect({ url: stack.restateIngressUrl });
@@ -121,7 +55,7 @@ describe("observability of running workflows", () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
 
   beforeAll(async () => {
-    proxy = await startHoldingRpcProxy(stack.chainRpcUrl);
+    proxy = await startRpcProxy(stack.chainRpcUrl);
     receiver = await startRecordingReceiver();
     h = await startTransactionHarness({
       senders: 4,
@@ -137,7 +71,7 @@ describe("observability of running workflows", () => {
     });
   });
   afterAll(async () => {
-    proxy?.release();
+    proxy?.releaseSends();
     // Disabled, so later files' transactions send nothing to a closed receiver.
     if (h) await updateWebhookSubscription(h.db, subscriptionId, { enabled: false });
     await h?.stop();
@@ -183,7 +117,7 @@ describe("observability of running workflows", () => {
           type,
           Object.fromEntries((["success", "terminal_error"] as const).map((outcome) => {
             const labels = { workflow_type: type, outcome };
-            return [outcome, value(text, "dalp_ddwf_workflow_completed_total", labels) - value(before, "dalp_ddwf_workflow_completed_total", labels)];
+            return [outcome, sumSamples(text, "dalp_ddwf_workflow_completed_total", labels) - sumSamples(before, "dalp_ddwf_workflow_completed_total", labels)];
           })),
         ]),
       );
@@ -193,7 +127,7 @@ describe("observability of running workflows", () => {
 
     const text = await scrape();
     expect(counted(text)).toEqual(expected);
-    const delta = (name: string, labels: Record<string, string>) => value(text, name, labels) - value(before, name, labels);
+    const delta = (name: string, labels: Record<string, string>) => sumSamples(text, name, labels) - sumSamples(before, name, labels);
     expect(delta("dalp_ddwf_transaction_phase_transitions_total", { phase: "submitting" })).toBe(3);
     expect(delta("dalp_ddwf_transaction_phase_transitions_total", { phase: "confirming" })).toBe(2);
     expect(delta("dalp_ddwf_transaction_phase_transitions_total", { phase: "completed" })).toBe(2);
@@ -201,16 +135,16 @@ describe("observability of running workflows", () => {
     expect(delta("dalp_ddwf_transaction_duration_ms_count", { phase: "completed" })).toBe(2);
     expect(delta("dalp_ddwf_transaction_duration_ms_count", { phase: "failed" })).toBe(1);
     expect(delta("dalp_ddwf_webhook_deliveries_total", { outcome: "delivered" })).toBe(2);
-    expect(value(text, "dalp_ddwf_dead_letters_total")).toBe(0);
-    expect(value(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "registered" })).toBe(1);
-    expect(value(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "failed" })).toBe(0);
-    expect(value(text, "dalp_ddwf_services_bound")).toBe(8);
-    expect(value(text, "dalp_ddwf_startup_duration_ms")).toBeGreaterThan(0);
-    expect(value(text, "dalp_ddwf_exchange_rate_schedulers_active")).toBe(0); // no EXCHANGE_RATE_PAIRS here
+    expect(sumSamples(text, "dalp_ddwf_dead_letters_total")).toBe(0);
+    expect(sumSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "registered" })).toBe(1);
+    expect(sumSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "failed" })).toBe(0);
+    expect(sumSamples(text, "dalp_ddwf_services_bound")).toBe(8);
+    expect(sumSamples(text, "dalp_ddwf_startup_duration_ms")).toBeGreaterThan(0);
+    expect(sumSamples(text, "dalp_ddwf_exchange_rate_schedulers_active")).toBe(0); // no EXCHANGE_RATE_PAIRS here
 
     // The phase gauge is the database's count at scrape time.
     const stored = await h.db.select({ phase: transactions.phase }).from(transactions);
-    const byPhase = (text: string) => Object.fromEntries(samples(text).filter((s) => s.name === "dalp_ddwf_transactions").map((s) => [s.labels.phase, s.value]));
+    const byPhase = (text: string) => Object.fromEntries(parseSamples(text).filter((s) => s.name === "dalp_ddwf_transactions").map((s) => [s.labels.phase, s.value]));
     const storedByPhase: Record<string, number> = {};
     for (const row of stored) storedByPhase[row.phase] = (storedByPhase[row.phase] ?? 0) + 1;
     expect(byPhase(text)).toEqual(storedByPhase);
@@ -231,24 +165,24 @@ describe("observability of running workflows", () => {
   it("reports the queue behind a busy TransactionProcessor key, and the queue draining", async () => {
     const signer = h.senders[1]!.address;
     const key = processorKey(h.organizationId, signer, stack.chainId);
-    const depth = async () => value(await scrape(), "dalp_ddwf_transaction_processor_queue_depth", { key });
-    proxy.hold();
+    const depth = async () => sumSamples(await scrape(), "dalp_ddwf_transaction_processor_queue_depth", { key });
+    proxy.holdSends();
     const heldBefore = proxy.held();
     const ids = [await h.submit(signer, signer, { value: "1" }), await h.submit(signer, signer, { value: "1" }), await h.submit(signer, signer, { value: "1" })];
     await waitFor("the first broadcast to be held", async () => proxy.held() > heldBefore);
     // One submission holds the key (its broadcast waits); the two others wait in the key's inbox.
     await waitFor("two submissions queued behind the busy one", async () => (await depth()) === 2, { timeoutMs: 8_000, intervalMs: 100 });
     const text = await scrape();
-    expect(samples(text).filter((s) => s.name === "dalp_ddwf_transaction_processor_queue_depth" && s.labels.key === key)).toHaveLength(1);
-    expect(value(text, "dalp_ddwf_invocations_active", { service: "TransactionProcessor" })).toBeGreaterThanOrEqual(3);
+    expect(parseSamples(text).filter((s) => s.name === "dalp_ddwf_transaction_processor_queue_depth" && s.labels.key === key)).toHaveLength(1);
+    expect(sumSamples(text, "dalp_ddwf_invocations_active", { service: "TransactionProcessor" })).toBeGreaterThanOrEqual(3);
 
-    proxy.release();
+    proxy.releaseSends();
     for (const id of ids) expect(await h.client.waitForTransaction(id, { timeoutMs: 60_000 })).toMatchObject({ phase: "completed" });
     await waitFor("the queue to drain", async () => (await depth()) === 0);
   });
 
   it("counts a held workflow as stalled once past the thresholds, never a delayed call before its start, and neither after", async () => {
-    const stalledCanaries = async () => value(await scrape(), "dalp_ddwf_workflow_stalled", { service: "EngineCanary" });
+    const stalledCanaries = async () => sumSamples(await scrape(), "dalp_ddwf_workflow_stalled", { service: "EngineCanary" });
     const baseline = await stalledCanaries();
     // A call with a 60 s delay: in Restate it is an unfinished invocation from now on.
     const sent = await fetch(`${stack.restateIngressUrl}/EngineCanary/delayed-${crypto.randomUUID()}/status/send?delay=60s`, { method: "POST" });
@@ -304,7 +238,7 @@ describe("observability of running workflows", () => {
   // Last: it kills the worker, whose counters start again from zero.
   it("does not count again the steps a transaction journaled before a worker kill", async () => {
     const signer = h.senders[3]!.address;
-    proxy.hold();
+    proxy.holdSends();
     const heldBefore = proxy.held();
     const transactionId = await h.submit(signer, signer, { value: "1" });
     await waitFor("the broadcast to be held", async () => proxy.held() > heldBefore);
@@ -312,16 +246,16 @@ describe("observability of running workflows", () => {
     await h.worker.crash();
     await h.worker.start();
     await waitFor("the broadcast to be retried by the new worker", async () => proxy.held() > heldBefore + 1, { timeoutMs: 30_000 });
-    proxy.release();
+    proxy.releaseSends();
     expect(await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 })).toMatchObject({ phase: "completed" });
 
     const counts = async () => {
       const text = await scrape();
       return {
-        submitting: value(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "submitting" }),
-        confirming: value(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "confirming" }),
-        completed: value(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "completed" }),
-        runs: value(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "TransactionExecutionWorkflow" }),
+        submitting: sumSamples(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "submitting" }),
+        confirming: sumSamples(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "confirming" }),
+        completed: sumSamples(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "completed" }),
+        runs: sumSamples(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "TransactionExecutionWorkflow" }),
       };
     };
     await waitFor("the completion to be counted", async () => (await counts()).runs === 1);

@@ -4,20 +4,9 @@ import * as clients from "@restatedev/restate-sdk-clients";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import type { EngineCanaryApi } from "../../services/workflows/engine-canary/api.ts";
+import { parseSamples, sumSamples } from "../helpers/prometheus-text.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
 
-/** Parses the text exposition into `name{labels} value` samples (after promtool has validated it). */
-function samples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  return text
-    .split("\n")
-    .filter((line) => line && !line.startsWith("#"))
-    .map((line) => {
-      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
-      if (!match) throw new Error(`unparsable sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-      return { name: match[1]!, labels, value: Number(match[3]) };
-    });
-}
 
 const promtool = () => {
   const found = spawnSync("promtool", ["--version"]).status === 0;
@@ -28,10 +17,6 @@ const promtool = () => {
 describe("observability", () => {
   let h: TransactionHarness;
   const scrape = async () => (await fetch(`${h.worker.opsUrl}/metrics`)).text();
-  const value = (text: string, name: string, labels: Record<string, string> = {}) =>
-    samples(text)
-      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-      .reduce((sum, s) => sum + s.value, 0);
   const canary = (key: string) => clients.connect({ url: h.stack.restateIngressUrl }).workflowClient<EngineCanaryApi>({ name: "EngineCanary" }, key);
 
   beforeAll(async () => {
@@ -61,18 +46,18 @@ describe("observability", () => {
       expect(checked.status === 0 || checked.status === 3, checked.stderr + checked.stdout).toBe(true);
       expect(checked.stderr + checked.stdout).not.toMatch(/error parsing|parse error/i);
     }
-    expect(value(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "registered" })).toBe(1);
-    expect(value(text, "dalp_ddwf_services_bound")).toBe(8);
-    expect(value(text, "dalp_ddwf_startup_duration_ms")).toBeGreaterThan(0);
-    expect(value(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "TransactionExecutionWorkflow", outcome: "success" })).toBe(3);
-    expect(value(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "TransactionExecutionWorkflow", outcome: "terminal_error" })).toBe(1);
-    expect(value(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "EngineCanary", outcome: "success" })).toBe(1);
-    expect(value(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "submitting" })).toBe(4);
-    expect(value(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "completed" })).toBe(3);
-    expect(value(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "failed" })).toBe(1);
-    expect(value(text, "dalp_ddwf_transaction_duration_ms_count")).toBe(4);
-    expect(value(text, "dalp_ddwf_exchange_rate_schedulers_active")).toBe(0);
-    expect(samples(text).some((s) => s.name === "dalp_ddwf_transactions" && s.labels.phase === "completed")).toBe(true);
+    expect(sumSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "registered" })).toBe(1);
+    expect(sumSamples(text, "dalp_ddwf_services_bound")).toBe(8);
+    expect(sumSamples(text, "dalp_ddwf_startup_duration_ms")).toBeGreaterThan(0);
+    expect(sumSamples(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "TransactionExecutionWorkflow", outcome: "success" })).toBe(3);
+    expect(sumSamples(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "TransactionExecutionWorkflow", outcome: "terminal_error" })).toBe(1);
+    expect(sumSamples(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "EngineCanary", outcome: "success" })).toBe(1);
+    expect(sumSamples(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "submitting" })).toBe(4);
+    expect(sumSamples(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "completed" })).toBe(3);
+    expect(sumSamples(text, "dalp_ddwf_transaction_phase_transitions_total", { phase: "failed" })).toBe(1);
+    expect(sumSamples(text, "dalp_ddwf_transaction_duration_ms_count")).toBe(4);
+    expect(sumSamples(text, "dalp_ddwf_exchange_rate_schedulers_active")).toBe(0);
+    expect(parseSamples(text).some((s) => s.name === "dalp_ddwf_transactions" && s.labels.phase === "completed")).toBe(true);
 
     // Every series the alert rules and the dashboard query exists.
     const referenced = new Set(
@@ -80,13 +65,13 @@ describe("observability", () => {
         .join("\n")
         .match(/dalp_ddwf_[a-z_]+/g),
     );
-    const exposedFamilies = new Set(samples(text).map((s) => s.name.replace(/_(bucket|sum|count)$/, "")));
+    const exposedFamilies = new Set(parseSamples(text).map((s) => s.name.replace(/_(bucket|sum|count)$/, "")));
     const known = (name: string) => exposedFamilies.has(name.replace(/_(bucket|sum|count)$/, "")) || OPTIONAL_UNTIL_OBSERVED.has(name);
     expect([...referenced].filter((name) => !known(name))).toEqual([]);
   });
 
   it("counts a workflow held past the thresholds as stalled, and no longer once it completes", async () => {
-    const stalledCanaries = async () => value(await scrape(), "dalp_ddwf_workflow_stalled", { service: "EngineCanary" });
+    const stalledCanaries = async () => sumSamples(await scrape(), "dalp_ddwf_workflow_stalled", { service: "EngineCanary" });
     const baseline = await stalledCanaries();
     const key = `stall-${crypto.randomUUID()}`;
     await canary(key).workflowSubmit({ steps: 2, holdAfterStep: 1 });

@@ -8,23 +8,8 @@ import { createEngineMetrics, DEAD_LETTER_KINDS, WORKFLOW_TYPES } from "../../sh
 import { registerScrapeTimeGauges, stalledInvocationsQuery } from "../../shared/telemetry/scrape-time-gauges.ts";
 import { createTelemetry } from "../../shared/telemetry/telemetry.ts";
 import { createWorkerMetrics } from "../../shared/telemetry/worker-metrics.ts";
+import { findSamples } from "../helpers/prometheus-text.ts";
 
-/** `name{labels} value` lines of an exposition, without the otel_scope_name label every series carries. */
-function samples(text: string) {
-  return text
-    .split("\n")
-    .filter((line) => line && !line.startsWith("#"))
-    .map((line) => {
-      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!match) throw new Error(`unparsable sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-      delete labels.otel_scope_name;
-      return { name: match[1]!, labels, value: Number(match[3]) };
-    });
-}
-
-const find = (text: string, name: string, labels: Record<string, string> = {}) =>
-  samples(text).filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 
 describe("observability: exposed names", () => {
   it("exposes the seed instruments under Prometheus names, counters with _total and durations with _ms", async () => {
@@ -52,9 +37,9 @@ describe("observability: exposed names", () => {
         "target_info gauge",
       ].sort(),
     );
-    expect(find(text, "dalp_ddwf_services_bound")[0]?.value).toBe(8);
-    expect(find(text, "dalp_ddwf_startup_duration_ms")[0]?.value).toBe(1234.5);
-    expect(find(text, "dalp_ddwf_transaction_duration_ms_bucket", { phase: "completed", le: "1000" })[0]?.value).toBe(1);
+    expect(findSamples(text, "dalp_ddwf_services_bound")[0]?.value).toBe(8);
+    expect(findSamples(text, "dalp_ddwf_startup_duration_ms")[0]?.value).toBe(1234.5);
+    expect(findSamples(text, "dalp_ddwf_transaction_duration_ms_bucket", { phase: "completed", le: "1000" })[0]?.value).toBe(1);
     await telemetry.shutdown();
   });
 
@@ -66,15 +51,15 @@ describe("observability: exposed names", () => {
     const text = await telemetry.renderMetrics();
     for (const workflowType of WORKFLOW_TYPES) {
       for (const outcome of ["success", "terminal_error"]) {
-        expect(find(text, "dalp_ddwf_workflow_completed_total", { workflow_type: workflowType, outcome }).map((s) => s.value)).toEqual([0]);
+        expect(findSamples(text, "dalp_ddwf_workflow_completed_total", { workflow_type: workflowType, outcome }).map((s) => s.value)).toEqual([0]);
       }
     }
-    expect(Object.fromEntries(DEAD_LETTER_KINDS.map((kind) => [kind, find(text, "dalp_ddwf_dead_letters_total", { kind })[0]?.value]))).toEqual({
+    expect(Object.fromEntries(DEAD_LETTER_KINDS.map((kind) => [kind, findSamples(text, "dalp_ddwf_dead_letters_total", { kind })[0]?.value]))).toEqual({
       transaction: 1,
       "identity-recovery": 0,
       "webhook-delivery": 0,
     });
-    expect(find(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "failed" }).map((s) => s.value)).toEqual([0]);
+    expect(findSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "failed" }).map((s) => s.value)).toEqual([0]);
     await telemetry.shutdown();
   });
 });
@@ -116,7 +101,7 @@ describe("observability: stalled workflows at observation time", () => {
       [{ service: "EngineCanary", stalled: 1 }],
       [],
     ]);
-    const stalled = async () => find(await telemetry.renderMetrics(), "dalp_ddwf_workflow_stalled").map((s) => [s.labels.service, s.value]);
+    const stalled = async () => findSamples(await telemetry.renderMetrics(), "dalp_ddwf_workflow_stalled").map((s) => [s.labels.service, s.value]);
     expect(await stalled()).toEqual([["EngineCanary", 2], ["WebhookDeliveryWorkflow", 1]]);
     expect(await stalled()).toEqual([["EngineCanary", 1], ["WebhookDeliveryWorkflow", 0]]);
     expect(await stalled()).toEqual([["EngineCanary", 0]]);
@@ -128,7 +113,7 @@ describe("observability: stalled workflows at observation time", () => {
 
   it("gives no sample and a warning when the admin API fails, and samples again when it answers", async () => {
     const { telemetry, lines, close } = await setup([[{ service: "EngineCanary", stalled: 1 }], new Error("connection refused"), [{ service: "EngineCanary", stalled: 1 }]]);
-    const stalled = async () => find(await telemetry.renderMetrics(), "dalp_ddwf_workflow_stalled").map((s) => s.value);
+    const stalled = async () => findSamples(await telemetry.renderMetrics(), "dalp_ddwf_workflow_stalled").map((s) => s.value);
     expect(await stalled()).toEqual([1]);
     expect(await stalled()).toEqual([]);
     const warning = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.gauge === "dalp.ddwf.workflow.stalled");
@@ -163,10 +148,10 @@ describe("observability: operator API requests", () => {
     await app.request("/api/v2/admin/operator/workflows/EngineCanary/secret-key-123");
     await app.request("/no/such/route");
     const text = await (await app.request("/metrics")).text();
-    const requests = find(text, "dalp_ddwf_dapi_requests_total");
-    expect(find(text, "dalp_ddwf_dapi_requests_total", { method: "GET", route: "/health/live", status: "200" })[0]?.value).toBe(2);
-    expect(find(text, "dalp_ddwf_dapi_requests_total", { route: "/health/ready", status: "503" })[0]?.value).toBe(1);
-    expect(find(text, "dalp_ddwf_dapi_requests_total", { route: "unmatched", status: "404" })[0]?.value).toBe(1);
+    const requests = findSamples(text, "dalp_ddwf_dapi_requests_total");
+    expect(findSamples(text, "dalp_ddwf_dapi_requests_total", { method: "GET", route: "/health/live", status: "200" })[0]?.value).toBe(2);
+    expect(findSamples(text, "dalp_ddwf_dapi_requests_total", { route: "/health/ready", status: "503" })[0]?.value).toBe(1);
+    expect(findSamples(text, "dalp_ddwf_dapi_requests_total", { route: "unmatched", status: "404" })[0]?.value).toBe(1);
     expect(requests.map((s) => s.labels.route)).toContain("/api/v2/admin/operator/workflows/:serviceName/:serviceKey");
     expect(text).not.toContain("secret-key-123");
     expect(text).not.toContain("/no/such/route");
