@@ -1,11 +1,25 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Three projects:
+ * Four projects:
  * - unit: pure functions and HTTP routes through app.request(); no processes.
  * - storage: repositories and migrations on PGlite and, with TEST_DATABASE_URL, on PostgreSQL.
  * - integration: real restate-server and anvil from node_modules, started once by the global set-up.
+ * - replay: the transaction, identity-recovery and webhook suites again, in always-replay mode.
  */
+
+/** The suites the `replay` project runs again in always-replay mode. */
+const REPLAY_SUITES = [
+  "test/integration/transaction-execution.test.ts",
+  "test/integration/transaction-second-run.test.ts",
+  "test/integration/transaction-cancel.test.ts",
+  "test/integration/transaction-nonce-safety.test.ts",
+  "test/integration/transaction-nonce-fill.test.ts",
+  "test/integration/transaction-stuck.test.ts",
+  "test/integration/identity-recovery.test.ts",
+  "test/integration/webhook-delivery.test.ts",
+];
+
 export default defineConfig({
   test: {
     reporters: process.env.CI ? ["default", ["json", { outputFile: ".data/test-results.json" }]] : ["default"],
@@ -35,6 +49,22 @@ export default defineConfig({
           // The stack (restate-server, anvil) is shared; files run one at a time so that a test
           // that kills the worker never disturbs another file's invocations.
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          // The transaction, identity-recovery and webhook suites again, on a restate-server that
+          // suspends every invocation whenever it waits: each step after the first runs after a
+          // replay of the journal, so a handler that is not deterministic fails here.
+          name: "replay",
+          include: REPLAY_SUITES,
+          globalSetup: ["test/helpers/global-setup.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          // After the integration project, never at the same time: two stacks on two cores.
+          sequence: { groupOrder: 2 },
         },
       },
     ],

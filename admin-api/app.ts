@@ -27,6 +27,7 @@ import { AUDIT_LOG_PREFIX, auditLogOperations, createAuditLogRoutes } from "./ro
 import { createDeadLetterRoutes, DEAD_LETTERS_PREFIX, deadLetterOperations } from "./routes/dead-letters.ts";
 import { createOpenApiRoutes } from "./routes/openapi.ts";
 import { createRestateRoutes, RESTATE_OPERATOR_PREFIX, restateOperations } from "./routes/restate.ts";
+import { createTransactionRoutes, TRANSACTIONS_PREFIX, transactionOperations } from "./routes/transactions.ts";
 import { createWorkflowRoutes, WORKFLOWS_PREFIX, workflowOperations } from "./routes/workflows.ts";
 
 export type DapiDependencies = {
@@ -46,6 +47,7 @@ export const DAPI_OPERATIONS: readonly Operation[] = [
   ...Object.values(workflowOperations),
   ...Object.values(deadLetterOperations),
   ...Object.values(auditLogOperations),
+  ...Object.values(transactionOperations),
 ];
 
 export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
@@ -59,6 +61,7 @@ export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
   app.route(WORKFLOWS_PREFIX, createWorkflowRoutes(dependencies.operator));
   app.route(DEAD_LETTERS_PREFIX, createDeadLetterRoutes(dependencies.operator));
   app.route(AUDIT_LOG_PREFIX, createAuditLogRoutes(dependencies.operator));
+  app.route(TRANSACTIONS_PREFIX, createTransactionRoutes(dependencies.operator));
 
   app.notFound((c) => {
     const { status, body } = toErrorEnvelope(new DapiError("ROUTE_NOT_FOUND", `no route ${c.req.method} ${c.req.path}`), c.get("requestId") ?? "unknown");

@@ -32,6 +32,11 @@ export type DeadLetterReplay = {
 
 export type DeadLetterReplays = Partial<Record<"transaction" | "webhook-delivery" | "identity-recovery", DeadLetterReplay>>;
 
+/** What the transaction routes do, through the typed transaction client. */
+export type TransactionOperations = {
+  cancel(transactionId: string, reason: string): Promise<{ accepted: boolean; phase: string }>;
+};
+
 export type OperatorServices = {
   /** API keys, audit rows and dead letters (the database, or fakes in unit tests). */
   stores: DapiStores;
@@ -42,6 +47,7 @@ export type OperatorServices = {
   doctorProbeTimeoutMs: number;
   /** Dead-letter kinds that can be replayed, and how. */
   replays: DeadLetterReplays;
+  transactions: TransactionOperations;
 };
 
 export type DapiEnv = {

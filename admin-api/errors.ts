@@ -32,6 +32,10 @@ export const DAPI_ERROR_STATUS = {
   DEAD_LETTER_NOT_OPEN: 409,
   /** No replay exists for this kind of dead letter yet. */
   DEAD_LETTER_KIND_UNSUPPORTED: 422,
+  /** No transaction is stored under the id. */
+  TRANSACTION_NOT_FOUND: 404,
+  /** The transaction already ended (completed or failed); a cancellation changes nothing. */
+  TRANSACTION_ALREADY_FINAL: 409,
   INTERNAL_ERROR: 500,
 } as const;
 

@@ -12,6 +12,7 @@ import { createRestateAdminClient } from "../shared/restate/admin-client.ts";
 import type { ExecutorSelection } from "../shared/signers/executor-selection.ts";
 import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
 import type { OperatorServices, RestateEndpoints } from "./context.ts";
+import { errorCodeOf } from "../shared/errors.ts";
 import { DapiError } from "./errors.ts";
 import { createDatabaseStores } from "./stores.ts";
 
@@ -32,6 +33,16 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
     admin: createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken }),
     restate,
     doctorProbeTimeoutMs: parameters.doctorProbeTimeoutMs,
+    transactions: {
+      cancel: async (transactionId, reason) => {
+        try {
+          return await transactions.cancelTransaction(transactionId, { reason });
+        } catch (error) {
+          if (errorCodeOf(error) === "TRANSACTION_NOT_FOUND") throw new DapiError("TRANSACTION_NOT_FOUND", `no transaction ${transactionId}`);
+          throw error;
+        }
+      },
+    },
     replays: {
       transaction: { serviceName: TRANSACTION_EXECUTION_WORKFLOW, resubmit: (transactionId) => resubmitTransaction(transactionId) },
       "webhook-delivery": {

@@ -13,7 +13,10 @@ import type { Logger } from "../shared/logger.ts";
 import { createRestateLogTransport } from "../shared/logger.ts";
 import type { SignerRegistry } from "../shared/signers/signer-registry.ts";
 import type { EngineMetrics } from "../shared/telemetry/engine-metrics.ts";
+import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import { createTransactionProcessor } from "./transaction-processor/object.ts";
+import { createProcessorSteps } from "./transaction-processor/steps.ts";
+import { createTransactionSteps } from "./workflows/transaction-execution/steps.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
 import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
 import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
@@ -27,6 +30,7 @@ export type TransactionSettings = {
   pollIntervalMs: number;
   stuckAfterMs: number;
   preBroadcastRetryMs: number;
+  retentionMs: number;
   attributionSuffix: Hex;
   feeBumpPercent: number;
   maxFeePerGasGwei: number;
@@ -40,32 +44,33 @@ export type EndpointDependencies = {
   indexer: IndexerSource;
   metrics: EngineMetrics;
   transactions: TransactionSettings;
-  webhooks: { retryScheduleMs: number[]; timeoutMs: number };
-  reconciliation: { staleAfterMs: number };
+  /** The Restate admin API: the reconciler asks it which runs are live and clears finished ones. */
+  admin: RestateAdminClient;
+  webhooks: { retryScheduleMs: number[]; timeoutMs: number; retryAfterMaxMs: number };
+  reconciliation: { staleAfterMs: number; batchSize: number; reorgDepth: number };
   exchangeRates: { feedUrlTemplate: string | undefined; maxAgeMs: number };
   chainMonitor: { blockPollMs: number };
 };
 
 export function createServices(dependencies: EndpointDependencies) {
   const { db, chains, signers, metrics, transactions } = dependencies;
+  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, settings: { attributionSuffix: transactions.attributionSuffix } });
+  const processorSteps = createProcessorSteps({
+    db,
+    chains,
+    signers,
+    metrics,
+    settings: { feeBumpPercent: transactions.feeBumpPercent, maxFeePerGasGwei: transactions.maxFeePerGasGwei },
+  });
   return [
     createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step), metrics }),
-    createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
+    createTransactionExecutionWorkflow({ db, steps: transactionSteps, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
     createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
     createExchangeRateScheduler({ db, settings: dependencies.exchangeRates }),
     createChainMonitor({ chains, settings: { blockPollMs: dependencies.chainMonitor.blockPollMs } }),
-    createTransactionReconciler({ db, chains, metrics, settings: { staleAfterMs: dependencies.reconciliation.staleAfterMs, batchSize: 200 } }),
-    createTransactionProcessor({
-      chains,
-      signers,
-      metrics,
-      settings: {
-        feeBumpPercent: transactions.feeBumpPercent,
-        maxFeePerGasGwei: transactions.maxFeePerGasGwei,
-        broadcastRetryMs: transactions.preBroadcastRetryMs,
-      },
-    }),
+    createTransactionReconciler({ db, chains, admin: dependencies.admin, metrics, settings: dependencies.reconciliation }),
+    createTransactionProcessor({ steps: processorSteps, settings: { broadcastRetryMs: transactions.preBroadcastRetryMs } }),
   ];
 }
 

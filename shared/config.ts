@@ -93,6 +93,11 @@ export const configSchema = z.object({
   TX_MAX_FEE_PER_GAS_GWEI: z.coerce.number({ error: "must be a number" }).positive("must be positive").default(500),
   /** How long RPC failures are retried before broadcast; after that the transaction is dead-lettered. */
   TX_PREBROADCAST_RETRY_BUDGET_MS: positiveInt.default(300_000),
+  /**
+   * How long Restate keeps a finished transaction run (its status and output) before it may be
+   * submitted again; later status reads and runs of the key use the database record. Milliseconds.
+   */
+  TX_WORKFLOW_RETENTION_MS: positiveInt.min(60_000, "must be at least 60000 (one minute)").default(7 * 86_400_000),
   /** Hex bytes appended to the calldata of every contract call (attribution), e.g. 0xdd01. */
   TX_ATTRIBUTION_SUFFIX: z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "must be 0x followed by an even number of hex digits").default("0x"),
   /** Pauses between webhook attempts (durations such as 5s, 5m, 2h); when spent, the delivery is dead-lettered. */
@@ -107,6 +112,8 @@ export const configSchema = z.object({
         return z.NEVER;
       }
     }),
+  /** Upper bound of a receiver's `Retry-After`: a longer one is waited for this long, then tried again. */
+  WEBHOOK_RETRY_AFTER_MAX_MS: positiveInt.default(3_600_000),
   /** How long one webhook attempt may take before it counts as failed. */
   WEBHOOK_TIMEOUT_MS: positiveInt.max(120_000, "must be at most 120000").default(10_000),
   /** An invocation unfinished for longer than this (and not modified for STALL_NO_MUTATION_THRESHOLD_MS) counts as stalled. */
@@ -117,6 +124,10 @@ export const configSchema = z.object({
   RECONCILE_INTERVAL_MS: z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(0, "must be 0 or more").default(60_000),
   /** A record in a non-terminal phase unchanged for this long is checked against its workflow. */
   RECONCILE_STALE_AFTER_MS: positiveInt.default(300_000),
+  /** Records (and senders) one reconciliation round looks at; a cursor carries the rest to the next rounds. */
+  RECONCILE_BATCH_SIZE: positiveInt.max(10_000, "must be at most 10000").default(200),
+  /** How many blocks back completed transactions are re-checked for a reorg that took their block away. */
+  RECONCILE_REORG_DEPTH: positiveInt.max(10_000, "must be at most 10000").default(64),
   /** Currency pairs whose rates are refreshed, e.g. `EUR/USD,GBP/USD`; one scheduler per pair. */
   EXCHANGE_RATE_PAIRS: z
     .string()

@@ -4,7 +4,7 @@
  * The worker's CPU time and peak memory over the run are read from /proc.
  */
 import * as clients from "@restatedev/restate-sdk-clients";
-import type { TransactionExecutionWorkflowApi } from "../../services/workflows/transaction-execution/api.ts";
+import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
 import { cpuSeconds, peakRssMb } from "../process-stats.ts";
 import type { BenchStack } from "../stack.ts";
 import { round, summarize, type Summary } from "../stats.ts";
@@ -32,7 +32,7 @@ export async function ddwfTransactions(bench: BenchStack, parameters: { senders:
           value: "1",
           executor: { route: "eoa" },
         });
-        const status = await ingress.workflowClient<TransactionExecutionWorkflowApi>({ name: "TransactionExecutionWorkflow" }, transactionId).workflowAttach();
+        const status = await ingress.workflowClient(transactionExecutionWorkflow, transactionId).workflowAttach();
         if (status.phase !== "completed") failed += 1;
         latencies.push(performance.now() - t0);
       }),

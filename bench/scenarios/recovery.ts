@@ -4,7 +4,7 @@
  * chain that every transaction was mined exactly once (by sender and nonce).
  */
 import * as clients from "@restatedev/restate-sdk-clients";
-import type { TransactionExecutionWorkflowApi } from "../../services/workflows/transaction-execution/api.ts";
+import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
 import type { BenchStack } from "../stack.ts";
 import { round } from "../stats.ts";
 
@@ -27,7 +27,7 @@ export async function recovery(bench: BenchStack, parameters: { transactions: nu
   const completions: number[] = [];
   await Promise.all(
     ids.map(async ({ id }) => {
-      await ingress.workflowClient<TransactionExecutionWorkflowApi>({ name: "TransactionExecutionWorkflow" }, id).workflowAttach();
+      await ingress.workflowClient(transactionExecutionWorkflow, id).workflowAttach();
       completions.push(performance.now() - ready);
     }),
   );

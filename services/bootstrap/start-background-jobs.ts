@@ -2,11 +2,12 @@
  * Starts the worker's recurring loops once it is registered: one TransactionReconciler per chain
  * and one ExchangeRateScheduler per configured currency pair.
  * Each `start` is idempotent (see shared/restate/recurring-object.ts), so every boot of every
- * replica calls it and exactly one loop per key runs.
+ * replica calls it and exactly one loop per key runs. Restate may go away between registration and
+ * these calls: each is tried again, with backoff, until ingress answers (readiness waits meanwhile).
  */
 import * as clients from "@restatedev/restate-sdk-clients";
 import type { Logger } from "../../shared/logger.ts";
-import type { TransactionReconciler } from "../workflows/reconciliation/object.ts";
+import { transactionReconciler } from "../workflows/reconciliation/api.ts";
 import type { ExchangeRateScheduler } from "../workflows/exchange-rate/object.ts";
 
 export type BackgroundJobsParameters = {
@@ -17,25 +18,38 @@ export type BackgroundJobsParameters = {
   exchangeRatePairs: string[];
   exchangeRateRefreshMs: number;
   logger: Logger;
+  /** Pause bounds between attempts while ingress does not answer. */
+  retry?: { initialMs: number; maxMs: number };
 };
 
 export async function startBackgroundJobs(parameters: BackgroundJobsParameters): Promise<{ reconcilers: number; exchangeRateSchedulers: number }> {
   const ingress = clients.connect({ url: parameters.ingressUrl, headers: parameters.headers });
+  const retry = parameters.retry ?? { initialMs: 250, maxMs: 5_000 };
+  const untilAnswered = async <T>(what: string, call: () => PromiseLike<T>): Promise<T> => {
+    for (let attempt = 1, pause = retry.initialMs; ; attempt++, pause = Math.min(pause * 2, retry.maxMs)) {
+      try {
+        return await call();
+      } catch (error) {
+        parameters.logger.warn("background job start failed; trying again", { job: what, attempt, retryInMs: pause, error: error instanceof Error ? error.message : String(error) });
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  };
   let reconcilers = 0;
   for (const chainId of parameters.chainIds) {
-    const reconciler = ingress.objectClient<TransactionReconciler>({ name: "TransactionReconciler" }, String(chainId));
+    const reconciler = ingress.objectClient(transactionReconciler, String(chainId));
     if (parameters.reconcileIntervalMs === 0) {
-      await reconciler.stop();
+      await untilAnswered(`reconciler ${chainId} stop`, () => reconciler.stop());
       continue;
     }
-    const result = await reconciler.start({ intervalMs: parameters.reconcileIntervalMs });
+    const result = await untilAnswered(`reconciler ${chainId}`, () => reconciler.start({ intervalMs: parameters.reconcileIntervalMs }));
     reconcilers += 1;
     parameters.logger.info("reconciliation loop", { chainId, started: result.started, generation: result.generation });
   }
   let exchangeRateSchedulers = 0;
   for (const pair of parameters.exchangeRatePairs) {
     const scheduler = ingress.objectClient<ExchangeRateScheduler>({ name: "ExchangeRateScheduler" }, pair);
-    const result = await scheduler.start({ intervalMs: parameters.exchangeRateRefreshMs });
+    const result = await untilAnswered(`exchange-rate ${pair}`, () => scheduler.start({ intervalMs: parameters.exchangeRateRefreshMs }));
     exchangeRateSchedulers += 1;
     parameters.logger.info("exchange-rate scheduler", { pair, started: result.started, generation: result.generation });
   }

@@ -1,37 +1,42 @@
-/** The durable state of one `organizationId:signerAddress:chainId` key of TransactionProcessor. */
+/** The durable state of one TransactionProcessor key: one organization, sender and chain. */
 import type { Hex } from "viem";
+import type { FeeFields, ProcessorSender, SignedCall } from "./types.ts";
 
-export type FeeFields = { maxFeePerGas: string; maxPriorityFeePerGas: string };
-
-/** A transaction this key signed and has not been told is settled. */
+/** A nonce this key handed out and has not been told is settled. */
 export type InFlightTransaction = FeeFields & {
+  /** The transaction holding the nonce, or `fill-<nonce>` for a fill that belongs to none. */
   transactionId: string;
-  /** Increases when the workflow asks for a fresh nonce after an outside sender consumed ours. */
   attempt: number;
   nonce: number;
-  /** Every hash signed for this nonce: the original, then each fee replacement. */
+  /** Every hash signed for this nonce. Empty while the nonce is reserved and not yet signed. */
   hashes: Hex[];
-  /** The signed bytes of the latest hash; re-broadcast as they are, never re-signed at a new nonce. */
+  /** The signed bytes of the latest hash; sent again as they are, never re-signed at a new nonce. */
   raw: Hex;
-  /** What was signed, so a replacement signs the same call. */
-  call: { to: Hex | null; data: Hex; value: string; gas: string };
+  call: SignedCall;
 };
 
 export type TransactionProcessorState = {
+  sender: ProcessorSender;
   /** Next nonce to hand out; absent until synced from the chain's pending nonce. */
   nextNonce: number;
   inFlight: Record<string, InFlightTransaction>;
-  /** Replacements and re-syncs, for inspection and metrics. */
-  counters: { replacements: number; resyncs: number; submitted: number };
+  counters: { replacements: number; resyncs: number; submitted: number; fills: number };
 };
 
 export const STATE = {
+  sender: "sender",
   nextNonce: "nextNonce",
   inFlight: "inFlight",
   counters: "counters",
 } as const satisfies Record<keyof TransactionProcessorState, keyof TransactionProcessorState>;
 
-/** The key of a processor: one exclusive queue per organization, sender and chain. */
+/**
+ * The key of a processor: one exclusive queue per organization, sender and chain. Built here and
+ * only here; nothing parses it back (an organization id may hold any character).
+ */
 export function processorKey(organizationId: string, signerAddress: string, chainId: number): string {
   return `${organizationId}:${signerAddress.toLowerCase()}:${chainId}`;
 }
+
+/** The in-flight key of a fill that belongs to no transaction. */
+export const fillHolder = (nonce: number) => `fill-${nonce}`;

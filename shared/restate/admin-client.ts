@@ -50,6 +50,8 @@ export type RestateAdminClient = {
   registerDeployment(parameters: { uri: string; force: boolean; dryRun?: boolean }): Promise<RegisterDeploymentResult>;
   deleteDeployment(id: string, parameters: { force: boolean }): Promise<void>;
   listServices(): Promise<ServiceMetadata[]>;
+  /** One service as registered, with its options (retentions, timeouts). */
+  getService(name: string): Promise<ServiceMetadata>;
   /** Runs SQL over the introspection tables and returns rows as JSON objects. */
   query<Row = Record<string, unknown>>(sql: string): Promise<Row[]>;
   killInvocation(id: string): Promise<void>;
@@ -135,6 +137,7 @@ export function createRestateAdminClient(parameters: CreateRestateAdminClientPar
       await request("DELETE", `/deployments/${encodeURIComponent(id)}?force=${force}`);
     },
     listServices: async () => (await json<{ services: ServiceMetadata[] }>("GET", "/services")).services,
+    getService: (name) => json("GET", `/services/${encodeURIComponent(name)}`),
     query: async <Row>(sql: string) => (await json<{ rows: Row[] }>("POST", "/query", { query: sql })).rows,
     killInvocation: (id) => invocationAction(id, "kill"),
     cancelInvocation: (id) => invocationAction(id, "cancel"),

@@ -8,13 +8,22 @@
  * process would never fire the dead-letter alert.
  */
 import type { Meter } from "@opentelemetry/api";
-import { TRANSACTION_PHASES, type TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
+import { NONCE_FILL_REASONS, TRANSACTION_PHASES, type NonceFillReason, type TransactionPhase } from "../db/schema/transactions.ts";
+import type { ReconciliationFinding } from "../db/schema/reconciliation-reports.ts";
 
 /** The workflow types counted in `dalp.ddwf.workflow.completed` (every `restate.workflow` ddwf binds). */
 export const WORKFLOW_TYPES = ["EngineCanary", "TransactionExecutionWorkflow", "IdentityRecoveryWorkflow", "WebhookDeliveryWorkflow"] as const;
 export const DEAD_LETTER_KINDS = ["transaction", "identity-recovery", "webhook-delivery"] as const;
 const WEBHOOK_OUTCOMES = ["delivered", "failed", "dead-letter"] as const;
-const RECONCILIATION_KINDS = ["record-repaired", "workflow-redriven", "nonce-resynced", "nonce-gap"] as const;
+const RECONCILIATION_KINDS = [
+  "record-repaired",
+  "workflow-redriven",
+  "nonce-resynced",
+  "nonce-gap",
+  "nonce-filled",
+  "reorged-after-completion",
+  "holder-settled",
+] as const satisfies readonly ReconciliationFinding["kind"][];
 const REPLACEMENT_OUTCOMES = ["replaced", "refused"] as const;
 
 export type EngineMetrics = {
@@ -24,6 +33,7 @@ export type EngineMetrics = {
   webhookDelivery(outcome: "delivered" | "failed" | "dead-letter" | "retry"): void;
   reconciliationFinding(kind: string): void;
   nonceReplacement(outcome: "replaced" | "refused"): void;
+  nonceFilled(reason: NonceFillReason): void;
   transactionDuration(milliseconds: number, phase: TransactionPhase): void;
 };
 
@@ -39,7 +49,10 @@ export function createEngineMetrics(meter: Meter): EngineMetrics {
     description: "Webhook deliveries that ended, by outcome (delivered, failed, dead-letter)",
   });
   const reconciliation = meter.createCounter("dalp.ddwf.reconciliation.findings", {
-    description: "Drift repaired by reconciliation rounds, by kind (record-repaired, workflow-redriven, nonce-resynced, nonce-gap)",
+    description: "Drift repaired by reconciliation rounds, by kind",
+  });
+  const fills = meter.createCounter("dalp.ddwf.nonce.fills", {
+    description: "Zero-value self-transfers sent to fill a nonce, by reason (cancelled, run-ended, orphaned)",
   });
   const replacements = meter.createCounter("dalp.ddwf.nonce.replacements", {
     description: "Fee replacements of stuck transactions sent to the node, by outcome (replaced, refused)",
@@ -57,9 +70,11 @@ export function createEngineMetrics(meter: Meter): EngineMetrics {
   for (const outcome of WEBHOOK_OUTCOMES) webhookDeliveries.add(0, { outcome });
   for (const kind of RECONCILIATION_KINDS) reconciliation.add(0, { kind });
   for (const outcome of REPLACEMENT_OUTCOMES) replacements.add(0, { outcome });
+  for (const reason of NONCE_FILL_REASONS) fills.add(0, { reason });
   return {
     transactionDuration: (milliseconds, phase) => duration.record(milliseconds, { phase }),
     nonceReplacement: (outcome) => replacements.add(1, { outcome }),
+    nonceFilled: (reason) => fills.add(1, { reason }),
     reconciliationFinding: (kind) => reconciliation.add(1, { kind }),
     workflowCompleted: (workflowType, outcome) => completed.add(1, { workflow_type: workflowType, outcome }),
     phaseEntered: (phase) => phases.add(1, { phase }),

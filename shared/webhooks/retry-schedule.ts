@@ -17,12 +17,15 @@ export function parseRetrySchedule(value: string): number[] {
   });
 }
 
-/** The pause before the next attempt, with jitter from `random` in [0, 1). */
-export function retryDelay(scheduleMs: readonly number[], failedAttempt: number, random: number, retryAfterMs?: number): number | null {
+/**
+ * The pause before the next attempt, with jitter from `random` in [0, 1). A receiver's longer
+ * `Retry-After` is honoured up to `retryAfterMaxMs`: a receiver cannot park a delivery for years.
+ */
+export function retryDelay(scheduleMs: readonly number[], failedAttempt: number, random: number, retryAfterMs?: number, retryAfterMaxMs = Number.POSITIVE_INFINITY): number | null {
   const base = scheduleMs[failedAttempt - 1];
   if (base === undefined) return null;
   const jittered = Math.round(base * (0.9 + 0.2 * random));
-  return retryAfterMs !== undefined && retryAfterMs > jittered ? retryAfterMs : jittered;
+  return retryAfterMs !== undefined && retryAfterMs > jittered ? Math.max(jittered, Math.min(retryAfterMs, retryAfterMaxMs)) : jittered;
 }
 
 /** `Retry-After` as delta-seconds or an HTTP date, in milliseconds from `now`. */

@@ -18,7 +18,9 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const provider = selectStackProvider(process.env);
-  const [started, database] = await Promise.allSettled([provider.start(), startEmbeddedPostgres({ dataDir: "memory://" })]);
+  // The `replay` project runs the same suites on a restate-server in always-replay mode.
+  const alwaysReplay = project.name === "replay";
+  const [started, database] = await Promise.allSettled([provider.start({ alwaysReplay }), startEmbeddedPostgres({ dataDir: "memory://" })]);
   const stop = async () => {
     if (started.status === "fulfilled") await started.value.stop();
     if (database.status === "fulfilled") await database.value.stop();

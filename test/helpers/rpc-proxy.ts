@@ -3,7 +3,9 @@
  * do: `down` answers nothing (connections are destroyed, as with a dead node), `flaky` answers a
  * share of requests with 429 Too Many Requests. Independently, `holdSends` keeps every
  * `eth_sendRawTransaction` waiting until `releaseSends` (a held request whose caller went away, as
- * with a killed worker, is never forwarded). Only loopback traffic.
+ * with a killed worker, is never forwarded) or `dropHeldSends` (held requests are cut off unsent,
+ * as with a node that never got them). `lagReceipts` answers the next receipt and transaction
+ * lookups with `null`, as a load-balanced RPC whose node is behind does. Only loopback traffic.
  */
 import { createServer, type Server } from "node:http";
 import { freePort } from "../../infra/local/free-port.ts";
@@ -16,8 +18,14 @@ export type RpcProxy = {
   stats(): { forwarded: number; refused: number };
   holdSends(): void;
   releaseSends(): void;
+  /** Cuts every held send off without forwarding it, and stops holding. */
+  dropHeldSends(): void;
   /** How many raw sends have been held so far. */
   held(): number;
+  /** Answers the next `count` receipt and transaction-by-hash lookups with `null`. */
+  lagReceipts(count: number): void;
+  /** Lookups answered `null` by `lagReceipts` so far. */
+  lagged(): number;
   close(): Promise<void>;
 };
 
@@ -27,7 +35,9 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
   const random = seededRandom(0x5eed);
   let holding = false;
   let heldTotal = 0;
-  const waiting = new Set<() => void>();
+  const waiting = new Set<(forward: boolean) => void>();
+  let lagRemaining = 0;
+  let laggedTotal = 0;
   const server: Server = createServer(async (request, response) => {
     counters.seen += 1;
     if (mode === "down") {
@@ -46,13 +56,25 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    if (holding && body.toString("utf8").includes('"eth_sendRawTransaction"')) {
+    const text = body.toString("utf8");
+    if (lagRemaining > 0 && /"eth_getTransaction(Receipt|ByHash)"/.test(text)) {
+      lagRemaining -= 1;
+      laggedTotal += 1;
+      const { id } = JSON.parse(text) as { id: unknown };
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ jsonrpc: "2.0", id, result: null }));
+      return;
+    }
+    if (holding && text.includes('"eth_sendRawTransaction"')) {
       heldTotal += 1;
-      await new Promise<void>((resolve) => {
+      const forward = await new Promise<boolean>((resolve) => {
         waiting.add(resolve);
-        response.once("close", resolve);
+        response.once("close", () => resolve(false));
       });
-      if (request.socket.destroyed) return;
+      if (!forward || request.socket.destroyed) {
+        request.socket.destroy();
+        return;
+      }
     }
     try {
       const upstream = await fetch(targetUrl, { method: "POST", headers: { "content-type": "application/json" }, body });
@@ -76,10 +98,19 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
     },
     releaseSends: () => {
       holding = false;
-      for (const resolve of waiting) resolve();
+      for (const resolve of waiting) resolve(true);
+      waiting.clear();
+    },
+    dropHeldSends: () => {
+      holding = false;
+      for (const resolve of waiting) resolve(false);
       waiting.clear();
     },
     held: () => heldTotal,
+    lagReceipts: (count) => {
+      lagRemaining = count;
+    },
+    lagged: () => laggedTotal,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -21,13 +21,28 @@ export type TestStack = {
 
 export type StartedStack = { stack: TestStack; stop(): Promise<void> };
 
-export type StackProvider = { name: string; start(): Promise<StartedStack> };
+export type StackOptions = {
+  /**
+   * Always-replay mode: restate-server asks every invocation to suspend as soon as it waits for
+   * anything, so each later step runs after a replay of the whole journal. Non-determinism in a
+   * handler (a step that is skipped, reordered or renamed on replay) fails the run instead of
+   * hiding until a production crash.
+   */
+  alwaysReplay?: boolean;
+};
+
+export type StackProvider = { name: string; start(options?: StackOptions): Promise<StartedStack> };
+
+/** restate-server settings of always-replay mode: suspend at once when an invocation waits. */
+export const ALWAYS_REPLAY_ENV = {
+  RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT: "0s",
+} as const;
 
 export const LOG_DIR = resolve(".data/test-logs");
 
 export const binariesStackProvider: StackProvider = {
   name: "binaries",
-  async start() {
+  async start(options) {
     await mkdir(LOG_DIR, { recursive: true });
     const baseDir = await mkdtemp(join(tmpdir(), "ddwf-restate-"));
     const [ingress, admin, node, anvilPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -35,14 +50,15 @@ export const binariesStackProvider: StackProvider = {
       startRestateServer({
         baseDir,
         ports: { ingress, admin, node },
-        logFile: join(LOG_DIR, "restate-server.log"),
+        logFile: join(LOG_DIR, options?.alwaysReplay ? "restate-server-replay.log" : "restate-server.log"),
         env: {
           RESTATE_DEFAULT_NUM_PARTITIONS: "2",
           RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE: "256 MiB",
           RESTATE_CLUSTER_NAME: "ddwf-test",
+          ...(options?.alwaysReplay ? ALWAYS_REPLAY_ENV : {}),
         },
       }),
-      startAnvil({ port: anvilPort, logFile: join(LOG_DIR, "anvil.log") }),
+      startAnvil({ port: anvilPort, logFile: join(LOG_DIR, options?.alwaysReplay ? "anvil-replay.log" : "anvil.log") }),
     ]);
     return {
       stack: {

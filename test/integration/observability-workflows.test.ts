@@ -12,7 +12,7 @@ import { WORKFLOW_TYPES } from "../../shared/telemetry/engine-metrics.ts";
 import { generateWebhookSecret } from "../../shared/webhooks/standard-webhooks.ts";
 import { processorKey } from "../../services/transaction-processor/state.ts";
 import type { EngineCanaryApi } from "../../services/workflows/engine-canary/api.ts";
-import type { TransactionExecutionWorkflowApi } from "../../services/workflows/transaction-execution/api.ts";
+import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
 import { parseSamples, sumSamples } from "../helpers/prometheus-text.ts";
 import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
@@ -46,7 +46,7 @@ describe("observability of running workflows", () => {
   const ingress = clients.connect({ url: stack.restateIngressUrl });
   const admin = createRestateAdminClient({ baseUrl: stack.restateAdminUrl });
   const canary = (key: string) => ingress.workflowClient<EngineCanaryApi>({ name: "EngineCanary" }, key);
-  const transactionRun = (id: string) => ingress.workflowClient<TransactionExecutionWorkflowApi>({ name: "TransactionExecutionWorkflow" }, id);
+  const transactionRun = (id: string) => ingress.workflowClient(transactionExecutionWorkflow, id);
   const scrape = async () => (await fetch(`${h.worker.opsUrl}/metrics`)).text();
   const logLines = () =>
     readFileSync(h.worker.logFile, "utf8")

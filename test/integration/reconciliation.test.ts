@@ -1,28 +1,32 @@
 import * as clients from "@restatedev/restate-sdk-clients";
-import { eq, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { insertTransaction } from "../../shared/db/repositories/transactions.ts";
 import { latestReconciliationReports } from "../../shared/db/repositories/reconciliation.ts";
-import { transactions } from "../../shared/db/schema/index.ts";
-import type { TransactionProcessorApi } from "../../services/transaction-processor/api.ts";
+import { transactions, transactionTransitions } from "../../shared/db/schema/index.ts";
+import { transactionProcessor } from "../../services/transaction-processor/api.ts";
 import { processorKey } from "../../services/transaction-processor/state.ts";
 import type { TransactionReconciler } from "../../services/workflows/reconciliation/object.ts";
+import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
 
 describe("TransactionReconciler", () => {
   let h: TransactionHarness;
+  let rpc: RpcProxy;
   const ingress = () => clients.connect({ url: h.stack.restateIngressUrl });
   const reconciler = () => ingress().objectClient<TransactionReconciler>({ name: "TransactionReconciler" }, String(h.stack.chainId));
 
   beforeAll(async () => {
-    h = await startTransactionHarness({ senders: 2, name: "reconcile-worker", env: { RECONCILE_STALE_AFTER_MS: "1000" } });
+    rpc = await startRpcProxy((await import("vitest")).inject("stack").chainRpcUrl);
+    h = await startTransactionHarness({ senders: 3, name: "reconcile-worker", env: { RECONCILE_STALE_AFTER_MS: "1000", CHAIN_RPC_URL: rpc.url } });
   });
   afterAll(async () => {
     await reconciler().stop();
     await h.stop();
+    await rpc.close();
   });
 
   const latestFindings = async () => (await latestReconciliationReports(h.db, h.stack.chainId, 1))[0]?.findings ?? [];
@@ -72,7 +76,7 @@ describe("TransactionReconciler", () => {
     for (const nonce of [1, 2]) {
       await h.tools.client.waitForTransactionReceipt({ hash: await outside.sendTransaction({ to: h.senders[0]!.address, value: 1n, nonce }) });
     }
-    const processor = ingress().objectClient<TransactionProcessorApi>({ name: "TransactionProcessor" }, processorKey(h.organizationId, sender.address, h.stack.chainId));
+    const processor = ingress().objectClient(transactionProcessor, processorKey(h.organizationId, sender.address, h.stack.chainId));
     expect((await processor.snapshot()).nextNonce).toBe(1);
 
     await reconciler().runOnce();
@@ -102,5 +106,30 @@ describe("TransactionReconciler", () => {
     // One report per round of the one loop: a second loop would have doubled them.
     expect(reports).toBe(state.ticks - ticksBefore);
     expect(state.live).toBe(false);
+  });
+
+  it("reaches every record in a non-terminal phase within a bounded number of rounds, however many long-waiting ones come first", async () => {
+    const signer = h.senders[2]!.address;
+    // More than one round's worth of transactions wait in the sender's queue behind a held broadcast:
+    // live runs whose records do not change for a long time.
+    rpc.holdSends();
+    const ids = Array.from({ length: 225 }, () => h.newTransactionId());
+    await Promise.all(ids.map((transactionId) => h.submit(signer, signer, { transactionId, value: "1" })));
+    await waitFor("every run to have recorded its first phase", async () => {
+      const rows = await h.db.select({ id: transactionTransitions.transactionId }).from(transactionTransitions).where(inArray(transactionTransitions.transactionId, ids));
+      return rows.length === ids.length ? true : undefined;
+    }, { timeoutMs: 60_000 });
+    const [waiting, drifted] = [ids.slice(0, 210), ids.slice(210)];
+    await h.db.update(transactions).set({ phaseChangedAt: sql`now() - interval '1 hour'` }).where(inArray(transactions.id, waiting));
+    // The newest of them drifted from their workflows' status.
+    await h.db.update(transactions).set({ phase: "blocked", phaseChangedAt: sql`now() - interval '2 seconds'` }).where(inArray(transactions.id, drifted));
+
+    for (let round = 0; round < 3; round++) await reconciler().runOnce();
+
+    const records = await h.db.select({ id: transactions.id, phase: transactions.phase }).from(transactions).where(inArray(transactions.id, drifted));
+    expect(records.map((record) => record.phase)).toEqual(drifted.map(() => "submitting"));
+    rpc.releaseSends();
+    const finals = await Promise.all(ids.map((id) => h.client.waitForTransaction(id, { timeoutMs: 110_000, pollIntervalMs: 1_000 })));
+    expect(finals.every((final) => final.phase === "completed")).toBe(true);
   });
 });

@@ -144,6 +144,42 @@ describe("TransactionExecutionWorkflow", () => {
     expect(record?.phase).toBe("completed");
   });
 
+  it("refuses the same transaction id with another gas policy as a reused id, and changes nothing", async () => {
+    const request = {
+      transactionId: h.newTransactionId(),
+      organizationId: h.organizationId,
+      chainId: h.stack.chainId,
+      signerAddress: sender(1).address,
+      target: probe,
+      data: pokeData(6),
+      gas: { gasLimit: "90000" },
+      executor: { route: "eoa" as const },
+    };
+    await h.client.submitTransaction(request);
+    await expect(h.client.submitTransaction({ ...request, gas: { gasLimit: "95000" } })).rejects.toMatchObject({ code: "TRANSACTION_ID_REUSED" });
+    expect(await h.client.waitForTransaction(request.transactionId, { timeoutMs: 60_000 })).toMatchObject({ phase: "completed" });
+    expect((await h.tools.client.getTransaction({ hash: (await h.client.getTransactionStatus(request.transactionId))!.txHash! })).gas).toBe(90_000n);
+  });
+
+  it("scopes idempotency keys per organization: two organizations may use the same key", async () => {
+    const idempotencyKey = `order-${crypto.randomUUID()}`;
+    const submitFor = (organizationId: string) =>
+      h.client.submitTransaction({
+        transactionId: h.newTransactionId(),
+        organizationId,
+        chainId: h.stack.chainId,
+        signerAddress: sender(0).address,
+        target: sender(0).address,
+        value: "1",
+        idempotencyKey,
+        executor: { route: "eoa" },
+      });
+    const [first, second] = [await submitFor(`${h.organizationId}-a`), await submitFor(`${h.organizationId}-b`)];
+    await expect(submitFor(`${h.organizationId}-a`)).rejects.toMatchObject({ code: "IDEMPOTENCY_KEY_REUSED" });
+    const finals = await Promise.all([first, second].map((s) => h.client.waitForTransaction(s.transactionId, { timeoutMs: 60_000 })));
+    expect(finals.map((final) => final.phase)).toEqual(["completed", "completed"]);
+  });
+
   it("refuses an unknown signer route terminally without touching the chain", async () => {
     const transactionId = h.newTransactionId();
     const nonceBefore = await h.tools.client.getTransactionCount({ address: sender(3).address, blockTag: "pending" });

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { listTransactionTransitions } from "../../shared/db/repositories/transactions.ts";
-import type { ChainMonitor } from "../../services/workflows/chain-monitor/object.ts";
+import { chainMonitor } from "../../services/workflows/chain-monitor/object.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
 
 describe("the chain monitor", () => {
@@ -24,7 +24,7 @@ describe("the chain monitor", () => {
     await h.tools.client.setAutomine(false);
     const transactionId = await h.submit(h.senders[0]!.address, h.senders[0]!.address, { value: "1" });
     await waitFor("the broadcast", async () => (await h.client.getTransactionStatus(transactionId))?.phase === "confirming");
-    const monitor = clients.connect({ url: h.stack.restateIngressUrl }).objectClient<ChainMonitor>({ name: "ChainMonitor" }, String(h.stack.chainId));
+    const monitor = clients.connect({ url: h.stack.restateIngressUrl }).objectClient(chainMonitor, String(h.stack.chainId));
     await waitFor("the workflow to wait on the monitor", async () => (await monitor.waiting()).waiters > 0);
 
     await h.tools.client.mine({ blocks: 1 });

@@ -2,7 +2,7 @@ import * as clients from "@restatedev/restate-sdk-clients";
 import { parseEther, parseGwei, type Hex } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../infra/local/wait-for.ts";
-import type { TransactionProcessorApi } from "../../services/transaction-processor/api.ts";
+import { transactionProcessor } from "../../services/transaction-processor/api.ts";
 import { processorKey } from "../../services/transaction-processor/state.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
 
@@ -25,7 +25,7 @@ describe("stuck and dropped transactions", () => {
   const ingress = () => clients.connect({ url: h.stack.restateIngressUrl });
   const snapshot = (signer: Hex) =>
     ingress()
-      .objectClient<TransactionProcessorApi>({ name: "TransactionProcessor" }, processorKey(h.organizationId, signer, h.stack.chainId))
+      .objectClient(transactionProcessor, processorKey(h.organizationId, signer, h.stack.chainId))
       .snapshot();
 
   async function submitWhileManualMining(signer: Hex): Promise<{ transactionId: string; hash: Hex; nonce: number }> {

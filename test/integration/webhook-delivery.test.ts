@@ -18,7 +18,7 @@ describe("webhook delivery", () => {
   let subscriptionId: string;
 
   beforeAll(async () => {
-    h = await startTransactionHarness({ senders: 1, name: "webhook-worker", env: { WEBHOOK_RETRY_SCHEDULE: SCHEDULE } });
+    h = await startTransactionHarness({ senders: 1, name: "webhook-worker", env: { WEBHOOK_RETRY_SCHEDULE: SCHEDULE, WEBHOOK_RETRY_AFTER_MAX_MS: "2000" } });
   });
   afterEach(async () => {
     // Disabled, so transactions of later tests and files send nothing to a closed receiver.
@@ -107,5 +107,21 @@ describe("webhook delivery", () => {
     await waitFor("the replayed delivery", async () => receiver.accepted().length === 1);
     expect((await getDeadLetter(h.db, letter!.id))?.status).toBe("replayed");
     expect(receiver.accepted()[0]?.id).toBe(delivery.eventId);
+    // The seven failed attempts stay on record, and the replay's attempt is numbered after them.
+    const attempts = await waitFor("the replay's attempt on record", async () => {
+      const rows = await listWebhookDeliveryAttempts(h.db, delivery.id);
+      return rows.length === 8 ? rows : undefined;
+    });
+    expect(attempts.map((row) => row.attempt)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(attempts.at(-1)?.statusCode).toBe(204);
+  });
+
+  it("bounds a receiver's Retry-After by WEBHOOK_RETRY_AFTER_MAX_MS instead of sleeping as long as it asks", async () => {
+    await subscribe();
+    // A day and more: the worker of this file caps it at two seconds.
+    receiver.failNext(1, 503, { "retry-after": "100000" });
+    const { transactionId } = await completeOneTransaction();
+    await waitFor("the delivery after the bounded pause", async () => (await deliveryOf(transactionId))?.status === "delivered", { timeoutMs: 20_000 });
+    expect(await listWebhookDeliveryAttempts(h.db, (await deliveryOf(transactionId))!.id)).toHaveLength(2);
   });
 });

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { createRestateAdminClient, sameDeploymentUri } from "../../shared/restate/admin-client.ts";
+import { startTcpProxy, targetOf } from "../helpers/tcp-proxy.ts";
 import { createWorkerProcess, startWorkerInProcess, workerEnvironment, type WorkerProcess } from "../helpers/worker-process.ts";
 
 const stack = inject("stack");
@@ -82,5 +83,29 @@ describe("worker start-up", () => {
     expect(ready.pending).toEqual(["registration", "background-jobs"]);
     expect(ready).toMatchObject({ done: ["telemetry", "database", "endpoint"] });
     expect((await fetch(`${worker.opsUrl}/health/live`)).status).toBe(200);
+  });
+
+  it("survives Restate's ingress going away after registration, and turns ready once it is back", async () => {
+    const ingress = await startTcpProxy(targetOf(stack.restateIngressUrl));
+    try {
+      ingress.setDown(true);
+      const env = await workerEnvironment(stack, databaseUrl, { RESTATE_INGRESS_URL: `http://127.0.0.1:${ingress.port}` });
+      worker = createWorkerProcess(stack, env, "ingress-outage-worker");
+      const starting = worker.start();
+      let exited = false;
+      void worker.current().exited.then(() => (exited = true));
+      await waitFor("registration done, background jobs waiting for ingress", async () => {
+        const body = (await (await fetch(`${worker!.opsUrl}/health/ready`)).json()) as { pending: string[]; done: string[] };
+        return body.done.includes("registration") && body.pending.includes("background-jobs") ? true : undefined;
+      });
+      // Several attempts refused: the process is still there, trying again rather than exiting.
+      await waitFor("several refused attempts to reach ingress", async () => ingress.refused() >= 3);
+      expect(exited).toBe(false);
+      ingress.setDown(false);
+      await starting;
+      expect((await fetch(`${worker.opsUrl}/health/ready`)).status).toBe(200);
+    } finally {
+      await ingress.close();
+    }
   });
 });

@@ -36,7 +36,7 @@ function runOperation(db: Database, run: string, pool: string, i: number): Promi
         return db.transaction(async (tx) => {
           await tx.insert(transactions).values(operationRow(id, run));
           const [inserted] = await tx.select({ phase: transactions.phase }).from(transactions).where(eq(transactions.id, id));
-          await tx.insert(transactionTransitions).values({ transactionId: id, sequence: 1, phase: "confirming", txHash: `0x${i.toString(16)}` });
+          await tx.insert(transactionTransitions).values({ transactionId: id, sequence: 1, key: "run/1", phase: "confirming", txHash: `0x${i.toString(16)}` });
           await tx.update(transactions).set({ phase: "confirming", txHash: `0x${i.toString(16)}`, nonce: i }).where(eq(transactions.id, id));
           const [updated] = await tx.select({ phase: transactions.phase, nonce: transactions.nonce }).from(transactions).where(eq(transactions.id, id));
           return { sawOwnWrites: inserted?.phase === "submitting" && updated?.phase === "confirming" && updated.nonce === i };

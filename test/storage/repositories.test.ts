@@ -35,6 +35,9 @@ import {
   markDeadLetterReplayed,
   recordCanaryStep,
   recordTransactionPhase,
+  recordTransactionSignature,
+  listTransactionSignatures,
+  repairTransactionRecord,
   recordWebhookDeliveryAttempt,
   revokeApiKey,
   setWebhookDeliveryStatus,
@@ -105,10 +108,13 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       const rows = await db.execute<{ indexname: string }>(sql`select indexname from pg_indexes where schemaname = 'public'`);
       expect(rows.map((row) => row.indexname)).toEqual(
         expect.arrayContaining([
-          "transactions_idempotency_key_unique",
+          "transactions_organization_idempotency_key_unique",
           "transactions_phase_updated_at_idx",
           "transactions_sender_idx",
           "transaction_transitions_sequence_unique",
+          "transaction_transitions_key_unique",
+          "transaction_signatures_hash_unique",
+          "nonce_fills_sender_nonce_unique",
           "operations_audit_log_started_at_idx",
           "operations_audit_log_route_idx",
           "api_keys_key_hash_unique",
@@ -144,6 +150,49 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       await expect(insertTransaction(db, { ...newTransaction(), idempotencyKey: key })).rejects.toSatisfy((error) => sqlStateOf(error) === "23505");
     });
 
+    it("scope idempotency keys per organization", async () => {
+      const key = unique("shared-key");
+      const first = await insertTransaction(db, { ...newTransaction(), organizationId: unique("org-a"), idempotencyKey: key });
+      const second = await insertTransaction(db, { ...newTransaction(), organizationId: unique("org-b"), idempotencyKey: key });
+      expect([first.created, second.created]).toEqual([true, true]);
+      await expect(insertTransaction(db, { ...newTransaction(), organizationId: second.transaction.organizationId, idempotencyKey: key })).rejects.toSatisfy(
+        (error) => sqlStateOf(error) === "23505",
+      );
+    });
+
+    it("keep every signature of a transaction, in the order signed, beyond the end of its run", async () => {
+      const { transaction } = await insertTransaction(db, newTransaction());
+      const signed = (hash: string, kind: "original" | "replacement" | "cancellation") => ({
+        transactionId: transaction.id,
+        nonce: 4,
+        hash,
+        raw: `0x02${hash.slice(2)}`,
+        maxFeePerGas: "100",
+        maxPriorityFeePerGas: "1",
+        kind,
+      });
+      await recordTransactionSignature(db, signed("0xaa", "original"));
+      await recordTransactionSignature(db, signed("0xbb", "replacement"));
+      await recordTransactionSignature(db, signed("0xbb", "replacement"));
+      await recordTransactionSignature(db, signed("0xcc", "cancellation"));
+      expect((await listTransactionSignatures(db, transaction.id)).map((row) => [row.hash, row.kind])).toEqual([
+        ["0xaa", "original"],
+        ["0xbb", "replacement"],
+        ["0xcc", "cancellation"],
+      ]);
+    });
+
+    it("repair a record only while it still shows what the reconciler saw", async () => {
+      const { transaction } = await insertTransaction(db, newTransaction());
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase: "confirming", txHash: "0x1", nonce: 1 });
+      const seen = (await getTransaction(db, transaction.id))!;
+      // The workflow moves on after the reconciler looked.
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/2", phase: "completed", txHash: "0x1", nonce: 1, blockNumber: 3 });
+      const stale = { phase: "blocked" as const, txHash: "0x1", nonce: 1, errorCode: null, errorMessage: null, blockNumber: null };
+      expect(await repairTransactionRecord(db, transaction.id, stale, { phase: seen.phase, phaseChangedAt: seen.phaseChangedAt })).toBe(false);
+      expect(await getTransaction(db, transaction.id)).toMatchObject({ phase: "completed", blockNumber: 3 });
+    });
+
     it("return nothing for an id never stored", async () => {
       expect(await getTransaction(db, unique("missing"))).toBeUndefined();
     });
@@ -167,50 +216,63 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
 
     it("record a phase change in the status row and as a transition", async () => {
       const { transaction } = await insertTransaction(db, newTransaction());
-      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "submitting" });
-      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 2, phase: "confirming", txHash: "0xabc", nonce: 4 });
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase: "submitting" });
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/2", phase: "confirming", txHash: "0xabc", nonce: 4 });
       expect(await getTransaction(db, transaction.id)).toMatchObject({ phase: "confirming", txHash: "0xabc", nonce: 4 });
       expect((await listTransactionTransitions(db, transaction.id)).map((t) => t.phase)).toEqual(["submitting", "confirming"]);
     });
 
-    it("ignore a replayed phase change with a sequence already recorded", async () => {
+    it("ignore a replayed phase change with a key already recorded, answering its sequence", async () => {
       const { transaction } = await insertTransaction(db, newTransaction());
-      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "confirming", txHash: "0x1", nonce: 1 });
-      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 2, phase: "completed", txHash: "0x1", nonce: 1, blockNumber: 7 });
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase: "confirming", txHash: "0x1", nonce: 1 });
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/2", phase: "completed", txHash: "0x1", nonce: 1, blockNumber: 7 });
       const before = await getTransaction(db, transaction.id);
-      const replay = await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "confirming", txHash: "0x1", nonce: 1 });
-      expect(replay.recorded).toBe(false);
+      const replay = await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase: "confirming", txHash: "0x1", nonce: 1 });
+      expect(replay).toEqual({ recorded: false, sequence: 1 });
       expect(await getTransaction(db, transaction.id)).toEqual(before);
       expect(before).toMatchObject({ phase: "completed", blockNumber: 7 });
       expect(await listTransactionTransitions(db, transaction.id)).toHaveLength(2);
     });
 
+    it("number the changes of a later run after the earlier run's, never reusing a sequence", async () => {
+      const { transaction } = await insertTransaction(db, newTransaction());
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase: "submitting" });
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/2", phase: "confirming", txHash: "0x1", nonce: 2 });
+      const later = await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-2/1", phase: "completed", txHash: "0x1", nonce: 2 });
+      expect(later).toEqual({ recorded: true, sequence: 3 });
+      expect((await listTransactionTransitions(db, transaction.id)).map((t) => [t.sequence, t.phase])).toEqual([
+        [1, "submitting"],
+        [2, "confirming"],
+        [3, "completed"],
+      ]);
+    });
+
     it("record the same sequence once when a step is retried", async () => {
       const { transaction } = await insertTransaction(db, newTransaction());
-      const change = { transactionId: transaction.id, sequence: 1, phase: "confirming" as const, txHash: "0x2", nonce: 3, at: new Date("2030-05-05T00:00:00.000Z") };
-      expect(await recordTransactionPhase(db, change)).toEqual({ recorded: true });
-      expect(await recordTransactionPhase(db, change)).toEqual({ recorded: false });
+      const change = { transactionId: transaction.id, key: "run-1/1", phase: "confirming" as const, txHash: "0x2", nonce: 3, at: new Date("2030-05-05T00:00:00.000Z") };
+      expect(await recordTransactionPhase(db, change)).toEqual({ recorded: true, sequence: 1 });
+      expect(await recordTransactionPhase(db, change)).toEqual({ recorded: false, sequence: 1 });
       expect(await listTransactionTransitions(db, transaction.id)).toHaveLength(1);
       expect(await getTransaction(db, transaction.id)).toMatchObject({ phase: "confirming", phaseChangedAt: change.at, updatedAt: change.at });
     });
 
     it("store the whole status of each change, clearing fields the change leaves out", async () => {
       const { transaction } = await insertTransaction(db, newTransaction());
-      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "completed", txHash: "0x1", nonce: 1, blockNumber: 9 });
-      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 2, phase: "confirming", txHash: "0x1", nonce: 1 });
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase: "completed", txHash: "0x1", nonce: 1, blockNumber: 9 });
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/2", phase: "confirming", txHash: "0x1", nonce: 1 });
       expect(await getTransaction(db, transaction.id)).toMatchObject({ phase: "confirming", txHash: "0x1", blockNumber: null });
     });
 
     it("refuse a phase change for a transaction never stored, leaving no transition", async () => {
       const transactionId = unique("ghost");
-      await expect(recordTransactionPhase(db, { transactionId, sequence: 1, phase: "confirming" })).rejects.toSatisfy((error) => sqlStateOf(error) === "23503");
+      await expect(recordTransactionPhase(db, { transactionId, key: "run-1/1", phase: "confirming" })).rejects.toSatisfy((error) => sqlStateOf(error) === "23503");
       expect(await listTransactionTransitions(db, transactionId)).toEqual([]);
     });
 
     it("list records left in a non-terminal phase longer than a threshold", async () => {
       const { transaction } = await insertTransaction(db, newTransaction());
       const longAgo = new Date(Date.now() - 3_600_000);
-      await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase: "confirming", at: longAgo });
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase: "confirming", at: longAgo });
       const stale = await listTransactionsInPhases(db, { phases: ["confirming"], olderThan: new Date(Date.now() - 60_000), limit: 1000 });
       expect(stale.map((row) => row.id)).toContain(transaction.id);
       const none = await listTransactionsInPhases(db, { phases: ["confirming"], olderThan: new Date(longAgo.getTime() - 1), limit: 1000 });
@@ -223,7 +285,7 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
       const ids: string[] = [];
       for (const [i, phase] of (["confirming", "submitting", "confirming", "completed", "confirming"] as const).entries()) {
         const { transaction } = await insertTransaction(db, { ...newTransaction(), organizationId });
-        await recordTransactionPhase(db, { transactionId: transaction.id, sequence: 1, phase, at: new Date(longAgo + i * 1000) });
+        await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase, at: new Date(longAgo + i * 1000) });
         ids.push(transaction.id);
       }
       const listed = await listTransactionsInPhases(db, { phases: ["confirming", "submitting"], olderThan: new Date(longAgo + 10_000), limit: 1000 });

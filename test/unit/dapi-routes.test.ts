@@ -45,6 +45,11 @@ function createFakes() {
     restate: { adminUrl: "http://127.0.0.1:1", ingressUrl: "http://127.0.0.1:1" },
     doctorProbeTimeoutMs: 100,
     replays: {},
+    transactions: {
+      cancel: async () => {
+        throw new Error("unexpected transaction call");
+      },
+    },
   };
   const app = createDapiApp({
     readiness: createReadiness([]),

@@ -26,6 +26,7 @@ describe("observability: exposed names", () => {
         "dalp_ddwf_dead_letters_total counter",
         "dalp_ddwf_endpoint_registrations_total counter",
         "dalp_ddwf_exchange_rate_schedulers_active gauge",
+        "dalp_ddwf_nonce_fills_total counter",
         "dalp_ddwf_nonce_replacements_total counter",
         "dalp_ddwf_reconciliation_findings_total counter",
         "dalp_ddwf_services_bound gauge",

@@ -24,7 +24,7 @@ const MAX_WAITERS = 10_000;
 
 export function createChainMonitor(dependencies: ChainMonitorDependencies) {
   const scheduleFollow = (ctx: Ctx) => {
-    ctx.objectSendClient<ChainMonitor>({ name: "ChainMonitor" }, ctx.key).follow(restate.rpc.sendOpts({ delay: { milliseconds: dependencies.settings.blockPollMs } }));
+    ctx.objectSendClient(chainMonitor, ctx.key).follow(restate.rpc.sendOpts({ delay: { milliseconds: dependencies.settings.blockPollMs } }));
   };
 
   return restate.object({
@@ -62,18 +62,25 @@ export function createChainMonitor(dependencies: ChainMonitorDependencies) {
 }
 
 export type ChainMonitor = ReturnType<typeof createChainMonitor>;
+/** The monitor's definition for typed clients. */
+export const chainMonitor: ChainMonitor = { name: "ChainMonitor" } as ChainMonitor;
 
 /**
- * The pause of a confirmation loop: until the monitor sees a block after `afterBlock`, or the
- * fallback interval, whichever comes first.
+ * The pause of a confirmation loop: until the monitor sees a block after `afterBlock`, the fallback
+ * interval, or `wakeOn` (a cancellation, say), whichever comes first; answers which it was.
  */
 export async function waitForNextBlock(
   ctx: Pick<restate.WorkflowContext, "awakeable" | "objectSendClient" | "sleep">,
-  parameters: { chainId: number; afterBlock: number; fallbackMs: number; headers?: Record<string, string> },
-): Promise<void> {
+  parameters: { chainId: number; afterBlock: number; fallbackMs: number; headers?: Record<string, string>; wakeOn?: restate.RestatePromise<unknown> },
+): Promise<"block" | "timeout" | "woken"> {
   const { id, promise } = ctx.awakeable<number>();
   ctx
-    .objectSendClient<ChainMonitor>({ name: "ChainMonitor" }, String(parameters.chainId))
+    .objectSendClient(chainMonitor, String(parameters.chainId))
     .watch({ awakeableId: id, afterBlock: parameters.afterBlock }, restate.rpc.sendOpts({ headers: parameters.headers ?? {} }));
-  await restate.RestatePromise.race([promise, ctx.sleep({ milliseconds: parameters.fallbackMs })]);
+  const waits: restate.RestatePromise<"block" | "timeout" | "woken">[] = [
+    promise.map(() => "block" as const),
+    ctx.sleep({ milliseconds: parameters.fallbackMs }).map(() => "timeout" as const),
+  ];
+  if (parameters.wakeOn) waits.push(parameters.wakeOn.map(() => "woken" as const));
+  return restate.RestatePromise.race(waits);
 }

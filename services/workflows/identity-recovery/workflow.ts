@@ -32,7 +32,7 @@ import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
 import { createSaga, type SagaOutcome } from "../../../shared/restate/saga.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
 import type { TransactionWorkflowMetrics } from "../transaction-execution/workflow.ts";
-import type { TransactionExecutionWorkflowApi } from "../transaction-execution/api.ts";
+import { transactionExecutionWorkflow } from "../transaction-execution/api.ts";
 import { type AcceptRequest, type CancelRequest, type RecoveryDecision, type RecoveryStatus, type RecoveryStep } from "./api.ts";
 import { emitWebhookEvent } from "../webhook-delivery/emit-event.ts";
 import { finishInvitation, loadInvitation, readTokenBalance, verifyAcceptance } from "./steps.ts";
@@ -142,7 +142,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
           record({ step, transactionId, outcome: "running", txHash: null, error: null });
           try {
             const done = await ctx
-              .workflowClient<TransactionExecutionWorkflowApi>({ name: "TransactionExecutionWorkflow" }, transactionId)
+              .workflowClient(transactionExecutionWorkflow, transactionId)
               .run({ correlationId: invitationId }, restate.rpc.opts({ headers: { [CORRELATION_HEADER]: invitationId } }));
             return record({ step, transactionId, outcome: "completed", txHash: done.txHash, error: null });
           } catch (error) {

@@ -3,17 +3,18 @@
  * ingress, keyed (and so made idempotent) by the transaction id. Submitting the same transaction id again attaches to the same
  * execution; the same id with a different operation or executor selection is refused and nothing changes.
  *
- * submitTransaction · getTransactionStatus · waitForTransaction
+ * submitTransaction · getTransactionStatus · waitForTransaction · cancelTransaction
  */
 import * as clients from "@restatedev/restate-sdk-clients";
 import { z } from "zod";
 import type { Database } from "../../../shared/db/client.ts";
 import { getTransaction, insertTransaction } from "../../../shared/db/repositories/transactions.ts";
-import { DomainError } from "../../../shared/errors.ts";
+import { DomainError, errorCodeOf } from "../../../shared/errors.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { executorSelectionSchema, sameExecutorSelection } from "../../../shared/signers/executor-selection.ts";
-import type { TransactionExecutionWorkflowApi } from "./api.ts";
+import { transactionExecutionWorkflow } from "./api.ts";
 import { TERMINAL_PHASES, type TransactionStatus } from "./status.ts";
+import type { CancelTransactionResult } from "./types.ts";
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 20-byte hex address");
 const decimal = z.string().regex(/^\d+$/, "must be a non-negative integer in decimal");
@@ -48,7 +49,8 @@ export type TransactionClientErrorCode =
   | "EXECUTOR_SELECTION_MISMATCH"
   | "TRANSACTION_ID_REUSED"
   | "IDEMPOTENCY_KEY_REUSED"
-  | "TRANSACTION_WAIT_TIMEOUT";
+  | "TRANSACTION_WAIT_TIMEOUT"
+  | "TRANSACTION_NOT_FOUND";
 
 export class TransactionClientError extends DomainError<TransactionClientErrorCode> {
   override name = "TransactionClientError";
@@ -60,11 +62,17 @@ export type TransactionClient = {
   /** The workflow's own status; `database` reads the status record without Restate. */
   getTransactionStatus(transactionId: string, options?: { source?: "workflow" | "database" }): Promise<TransactionStatus | null>;
   waitForTransaction(transactionId: string, options?: { timeoutMs?: number; pollIntervalMs?: number }): Promise<TransactionStatus>;
+  /**
+   * Asks for the transaction to be cancelled: before its nonce is taken nothing reaches the chain;
+   * after broadcast a zero-value self-transfer races it on its nonce and the record says which was
+   * mined. `accepted: false` when it had already ended.
+   */
+  cancelTransaction(transactionId: string, options?: { reason?: string }): Promise<CancelTransactionResult>;
 };
 
 export function createTransactionClient(parameters: { db: Database; ingressUrl: string; headers?: Record<string, string> }): TransactionClient {
   const ingress = clients.connect({ url: parameters.ingressUrl, headers: parameters.headers });
-  const workflow = (id: string) => ingress.workflowClient<TransactionExecutionWorkflowApi>({ name: "TransactionExecutionWorkflow" }, id);
+  const workflow = (id: string) => ingress.workflowClient(transactionExecutionWorkflow, id);
 
   const getTransactionStatus: TransactionClient["getTransactionStatus"] = async (transactionId, options) => {
     if (options?.source === "database") {
@@ -79,7 +87,13 @@ export function createTransactionClient(parameters: { db: Database; ingressUrl: 
         blockNumber: row.blockNumber ?? null,
       };
     }
-    return workflow(transactionId).status();
+    // The workflow's status, or once Restate's retention of the run ended, the stored record's.
+    try {
+      return await workflow(transactionId).status();
+    } catch (error) {
+      if (errorCodeOf(error) === "TRANSACTION_NOT_FOUND") return null;
+      throw error;
+    }
   };
 
   return {
@@ -110,7 +124,7 @@ export function createTransactionClient(parameters: { db: Database; ingressUrl: 
         });
       } catch (error) {
         if (isUniqueViolation(error)) {
-          throw new TransactionClientError("IDEMPOTENCY_KEY_REUSED", `idempotency key "${idempotencyKey}" belongs to another transaction`);
+          throw new TransactionClientError("IDEMPOTENCY_KEY_REUSED", `idempotency key "${idempotencyKey}" belongs to another transaction of organization ${request.organizationId}`);
         }
         throw error;
       }
@@ -131,6 +145,7 @@ export function createTransactionClient(parameters: { db: Database; ingressUrl: 
             ["target", existing.target ?? null, request.target?.toLowerCase() ?? null],
             ["data", existing.data, request.data.toLowerCase()],
             ["value", existing.value, request.value],
+            ["gas", canonicalGas(existing.gas), canonicalGas(request.gas ?? null)],
           ] as const
         )
           .filter(([, a, b]) => a !== b)
@@ -150,6 +165,15 @@ export function createTransactionClient(parameters: { db: Database; ingressUrl: 
 
     getTransactionStatus,
 
+    cancelTransaction: async (transactionId, options) => {
+      try {
+        return await workflow(transactionId).cancel({ reason: options?.reason ?? "cancel requested" });
+      } catch (error) {
+        if (errorCodeOf(error) === "TRANSACTION_NOT_FOUND") throw new TransactionClientError("TRANSACTION_NOT_FOUND", `no transaction ${transactionId}`);
+        throw error;
+      }
+    },
+
     waitForTransaction: async (transactionId, options) => {
       const deadline = Date.now() + (options?.timeoutMs ?? 120_000);
       for (;;) {
@@ -162,6 +186,11 @@ export function createTransactionClient(parameters: { db: Database; ingressUrl: 
       }
     },
   };
+}
+
+/** Gas policy in one spelling, so `{}` and a missing policy compare equal and key order does not matter. */
+function canonicalGas(gas: { gasLimit?: string; maxFeePerGas?: string; maxPriorityFeePerGas?: string } | null | undefined): string {
+  return JSON.stringify({ gasLimit: gas?.gasLimit ?? null, maxFeePerGas: gas?.maxFeePerGas ?? null, maxPriorityFeePerGas: gas?.maxPriorityFeePerGas ?? null });
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -1,13 +1,23 @@
 /**
- * Side effects of TransactionExecutionWorkflow; each runs inside one journaled step.
+ * The side effects of TransactionExecutionWorkflow, built from their dependencies (as Temporal's
+ * activities are): the workflow receives these bodies and runs each inside one journaled step, so
+ * its state machine can run against fakes as well as on anvil.
  */
-import { concatHex, TransactionNotFoundError, TransactionReceiptNotFoundError, type Hex } from "viem";
+import { concatHex, type Hex } from "viem";
 import type { Database } from "../../../shared/db/client.ts";
-import { getTransaction } from "../../../shared/db/repositories/transactions.ts";
-import type { ChainAccess } from "../../../shared/evm/chain-access.ts";
+import { insertDeadLetter } from "../../../shared/db/repositories/dead-letters.ts";
+import { listLiveTransactionSignatures } from "../../../shared/db/repositories/transaction-signatures.ts";
+import { getTransaction, listTransactionTransitions, requestTransactionCancellation } from "../../../shared/db/repositories/transactions.ts";
+import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import { classifyChainError } from "../../../shared/evm/classify-error.ts";
+import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import { DomainTerminalError } from "../../../shared/errors.ts";
 import { executorSelectionSchema, type ExecutorSelection } from "../../../shared/signers/executor-selection.ts";
+import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
+import type { Signature } from "../../transaction-processor/types.ts";
+import { isCanonical, observeNonce, rebroadcast, revertReasonOf, type ObserveNonceParameters } from "./chain-observation.ts";
+import type { StoredPhase } from "./decide.ts";
+import { transactionError } from "./errors.ts";
 
 /** The stored operation, as plain JSON for the journal. */
 export type StoredOperation = {
@@ -25,27 +35,112 @@ export type StoredOperation = {
   correlationId: string | null;
 };
 
-export async function loadOperation(db: Database, transactionId: string): Promise<StoredOperation | null> {
+/** What a run starts from: the operation, where its record stands, and what was signed for it. */
+export type LoadedTransaction = {
+  /**
+   * Random, drawn once per run (journaled with the load). Restate derives a workflow run's
+   * invocation id from its key, so a later run of the key has the same one: this tells them apart.
+   */
+  runId: string;
+  operation: StoredOperation;
+  record: {
+    phase: StoredPhase;
+    txHash: Hex | null;
+    nonce: number | null;
+    blockNumber: number | null;
+    errorCode: string | null;
+    errorMessage: string | null;
+    cancelRequested: boolean;
+    cancelReason: string | null;
+    /** The phase of the latest transition, null before the first. */
+    lastTransitionPhase: StoredPhase | null;
+  };
+  /** Signatures the node may still accept or has mined, oldest first. */
+  signatures: (Signature & { nonce: number })[];
+};
+
+export type TransactionStepDependencies = {
+  db: Database;
+  chains: ChainRegistry;
+  signers: SignerRegistry;
+  indexer: IndexerSource;
+  settings: { attributionSuffix: Hex };
+};
+
+export function createTransactionSteps(dependencies: TransactionStepDependencies) {
+  const { db } = dependencies;
+  const chainFor = (chainId: number): ChainAccess => {
+    const chain = dependencies.chains.get(chainId);
+    if (!chain) throw transactionError("CHAIN_NOT_CONFIGURED", `chain ${chainId} is not configured on this worker`);
+    return chain;
+  };
+  return {
+    load: (transactionId: string) => loadTransaction(db, transactionId),
+    signerKnown: async (signerAddress: string) => dependencies.signers.has(signerAddress),
+    prepareCall: (operation: StoredOperation) => prepareCall(chainFor(operation.chainId), operation, dependencies.settings.attributionSuffix),
+    observe: (chainId: number, parameters: ObserveNonceParameters) => observeNonce(chainFor(chainId), parameters),
+    rebroadcast: (chainId: number, raw: Hex) => rebroadcast(chainFor(chainId), raw),
+    isCanonical: (chainId: number, blockNumber: number, blockHash: Hex) => isCanonical(chainFor(chainId), blockNumber, blockHash),
+    revertReason: (chainId: number, hash: Hex, blockNumber: number) => revertReasonOf(chainFor(chainId), hash, blockNumber),
+    indexedBlock: (chainId: number) => dependencies.indexer.indexedBlock(chainId),
+    liveSignatures: async (transactionId: string) => (await loadTransaction(db, transactionId))?.signatures ?? [],
+    requestCancellation: (transactionId: string, reason: string) => requestTransactionCancellation(db, { transactionId, reason }),
+    fileDeadLetter: (letter: { transactionId: string; organizationId: string | null; chainId: number | null; causeCode: string; causeMessage: string }) =>
+      insertDeadLetter(db, {
+        id: `dl_tx_${letter.transactionId}`,
+        kind: "transaction",
+        referenceId: letter.transactionId,
+        causeCode: letter.causeCode,
+        causeMessage: letter.causeMessage,
+        payload: { transactionId: letter.transactionId, organizationId: letter.organizationId, chainId: letter.chainId },
+      }),
+  };
+}
+
+export type TransactionSteps = ReturnType<typeof createTransactionSteps>;
+
+export async function loadTransaction(db: Database, transactionId: string): Promise<LoadedTransaction | null> {
   const row = await getTransaction(db, transactionId);
   if (!row) return null;
   const gas = (row.gas ?? {}) as { gasLimit?: string; maxFeePerGas?: string; maxPriorityFeePerGas?: string };
   const executor = executorSelectionSchema.safeParse(row.executor);
-  if (!executor.success) {
-    throw new DomainTerminalError("EXECUTOR_SELECTION_INVALID", `stored executor selection is invalid: ${executor.error.message}`);
-  }
+  if (!executor.success) throw transactionError("EXECUTOR_SELECTION_INVALID", `stored executor selection is invalid: ${executor.error.message}`);
+  const [signatures, transitions] = await Promise.all([listLiveTransactionSignatures(db, transactionId), listTransactionTransitions(db, transactionId)]);
   return {
-    transactionId: row.id,
-    organizationId: row.organizationId,
-    chainId: row.chainId,
-    signerAddress: row.signerAddress as Hex,
-    target: (row.target ?? null) as Hex | null,
-    data: row.data as Hex,
-    value: row.value,
-    gasLimit: gas.gasLimit ?? null,
-    maxFeePerGas: gas.maxFeePerGas ?? null,
-    maxPriorityFeePerGas: gas.maxPriorityFeePerGas ?? null,
-    executor: executor.data,
-    correlationId: row.correlationId ?? null,
+    runId: crypto.randomUUID(),
+    operation: {
+      transactionId: row.id,
+      organizationId: row.organizationId,
+      chainId: row.chainId,
+      signerAddress: row.signerAddress as Hex,
+      target: (row.target ?? null) as Hex | null,
+      data: row.data as Hex,
+      value: row.value,
+      gasLimit: gas.gasLimit ?? null,
+      maxFeePerGas: gas.maxFeePerGas ?? null,
+      maxPriorityFeePerGas: gas.maxPriorityFeePerGas ?? null,
+      executor: executor.data,
+      correlationId: row.correlationId ?? null,
+    },
+    record: {
+      phase: row.phase,
+      txHash: (row.txHash ?? null) as Hex | null,
+      nonce: row.nonce ?? null,
+      blockNumber: row.blockNumber ?? null,
+      errorCode: row.errorCode ?? null,
+      errorMessage: row.errorMessage ?? null,
+      cancelRequested: row.cancelRequestedAt !== null,
+      cancelReason: row.cancelReason ?? null,
+      lastTransitionPhase: transitions.at(-1)?.phase ?? null,
+    },
+    signatures: signatures.map((signature) => ({
+      nonce: signature.nonce,
+      hash: signature.hash as Hex,
+      raw: signature.raw as Hex,
+      maxFeePerGas: signature.maxFeePerGas,
+      maxPriorityFeePerGas: signature.maxPriorityFeePerGas,
+      kind: signature.kind,
+    })),
   };
 }
 
@@ -61,9 +156,7 @@ export async function prepareCall(chain: ChainAccess, operation: StoredOperation
   if (isContractCall) {
     const code = await chain.client.getCode({ address: operation.target! });
     if (code === undefined || code === "0x") {
-      throw new DomainTerminalError("TARGET_HAS_NO_CODE", `target ${operation.target} has no contract code on chain ${operation.chainId}`, {
-        httpStatus: 422,
-      });
+      throw transactionError("TARGET_HAS_NO_CODE", `target ${operation.target} has no contract code on chain ${operation.chainId}`);
     }
   }
   const data = isContractCall && attributionSuffix !== "0x" ? concatHex([operation.data, attributionSuffix]) : operation.data;
@@ -79,108 +172,10 @@ export async function prepareCall(chain: ChainAccess, operation: StoredOperation
     return { to: operation.target, data, value: operation.value, gas: ((estimate * 120n) / 100n).toString() };
   } catch (error) {
     const classified = classifyChainError(error);
-    if (classified.code === "EXECUTION_REVERTED") {
-      throw new DomainTerminalError("EXECUTION_REVERTED", classified.revertReason ?? classified.message, { httpStatus: 422 });
-    }
+    if (classified.code === "EXECUTION_REVERTED") throw transactionError("EXECUTION_REVERTED", classified.revertReason ?? classified.message);
     if (classified.terminal) throw new DomainTerminalError(classified.code, classified.message, { httpStatus: 422 });
     throw error;
   }
 }
 
-/** Every answer carries the head block it was read at, so the next pause waits for a later one. */
-export type ConfirmationCheck = { head: number } & (
-  | { kind: "confirmed"; hash: Hex; blockNumber: number; blockHash: Hex; reverted: boolean }
-  | { kind: "mined"; hash: Hex; blockNumber: number; confirmations: number }
-  | { kind: "pending" }
-  | { kind: "dropped" }
-  | { kind: "nonce-consumed" }
-);
 
-/**
- * Where the transaction stands. The sender's mined nonce is read before the receipts, so "nonce
- * consumed and none of our hashes mined" really means another transaction took the nonce.
- */
-export async function checkConfirmation(
-  chain: ChainAccess,
-  parameters: { hashes: Hex[]; nonce: number; signerAddress: Hex; confirmations: number },
-): Promise<ConfirmationCheck> {
-  const [minedNonce, headAtStart] = await Promise.all([
-    chain.client.getTransactionCount({ address: parameters.signerAddress, blockTag: "latest" }),
-    chain.client.getBlockNumber(),
-  ]);
-  const head = Number(headAtStart);
-  for (const hash of [...parameters.hashes].reverse()) {
-    const receipt = await chain.client.getTransactionReceipt({ hash }).catch((error: unknown) => {
-      if (error instanceof TransactionReceiptNotFoundError) return null;
-      throw error;
-    });
-    if (!receipt) continue;
-    const latest = Math.max(head, Number(await chain.client.getBlockNumber()));
-    const confirmations = latest - Number(receipt.blockNumber) + 1;
-    if (confirmations < parameters.confirmations) {
-      return { head: latest, kind: "mined", hash, blockNumber: Number(receipt.blockNumber), confirmations };
-    }
-    return { head: latest, kind: "confirmed", hash, blockNumber: Number(receipt.blockNumber), blockHash: receipt.blockHash, reverted: receipt.status === "reverted" };
-  }
-  if (minedNonce > parameters.nonce) return { head, kind: "nonce-consumed" };
-  for (const hash of parameters.hashes) {
-    const known = await chain.client.getTransaction({ hash }).then(
-      () => true,
-      (error: unknown) => {
-        if (error instanceof TransactionNotFoundError) return false;
-        throw error;
-      },
-    );
-    if (known) return { head, kind: "pending" };
-  }
-  return { head, kind: "dropped" };
-}
-
-export type RebroadcastOutcome =
-  | { kind: "sent" }
-  | { kind: "underpriced" }
-  | { kind: "nonce-used" }
-  | { kind: "refused"; code: string; message: string };
-
-/**
- * Sends the same signed bytes again. A node that already has them is fine ("sent"); a node that
- * refuses them because fees rose above what they offer says "underpriced", which the workflow
- * answers with a fee replacement; any other lasting refusal (funds gone, say) is "refused" with its
- * code, and the workflow reports the transaction blocked until the bytes go through.
- */
-export async function rebroadcast(chain: ChainAccess, raw: Hex): Promise<RebroadcastOutcome> {
-  try {
-    await chain.client.sendRawTransaction({ serializedTransaction: raw });
-    return { kind: "sent" };
-  } catch (error) {
-    const classified = classifyChainError(error);
-    if (classified.code === "NONCE_TOO_LOW") return { kind: "nonce-used" };
-    if (classified.code === "FEE_CAP_TOO_LOW") return { kind: "underpriced" };
-    if (classified.terminal) return { kind: "refused", code: classified.code, message: classified.message };
-    throw error;
-  }
-}
-
-/** The revert reason of a mined, reverted transaction, replayed on the state before its block. */
-export async function revertReasonOf(chain: ChainAccess, hash: Hex, blockNumber: number): Promise<string> {
-  const transaction = await chain.client.getTransaction({ hash });
-  try {
-    await chain.client.call({
-      account: transaction.from,
-      to: transaction.to ?? undefined,
-      data: transaction.input,
-      value: transaction.value,
-      gas: transaction.gas,
-      blockNumber: BigInt(blockNumber - 1),
-    });
-    return "reverted (the replay did not revert; state changed within the block)";
-  } catch (error) {
-    const classified = classifyChainError(error);
-    return classified.revertReason ?? classified.message;
-  }
-}
-
-export async function isCanonical(chain: ChainAccess, blockNumber: number, blockHash: Hex): Promise<boolean> {
-  const block = await chain.client.getBlock({ blockNumber: BigInt(blockNumber) }).catch(() => null);
-  return block?.hash === blockHash;
-}

@@ -1,295 +1,443 @@
 /**
  * TransactionExecutionWorkflow, keyed by the transaction id: one stored operation ends on chain
- * exactly once, or in a terminal phase with the reason.
+ * exactly once, or in a terminal phase with the reason — however often its key runs.
  *
- * Steps (each journaled; the database status record follows every phase change):
- *  1. load-operation          read the stored operation
- *  2. submitting              resolve the signer route (only `eoa` today; others are refused)
- *  3. prepare-call            target has code, attribution suffix, gas estimate (a revert refuses)
- *  4. TransactionProcessor    nonce, signature and broadcast under the sender's exclusive key
- *  5. confirming              check receipts at each new block (ChainMonitor wakes the workflow;
- *                             TX_RECEIPT_POLL_INTERVAL_MS is the fallback); re-broadcast dropped bytes; replace stuck ones with
- *                             bumped fees (at the fee cap: `blocked`, and keep waiting)
- *  6. wait for the indexer to reach the receipt's block; re-check the block is still canonical
- *  7. completed               (or failed with the revert reason)
- * Pre-broadcast RPC failures are retried within TX_PREBROADCAST_RETRY_BUDGET_MS, then the transaction
- * is `dead-letter` with a dead-letter row to replay. After broadcast nothing gives up: the signed
- * bytes are the transaction, and the loop keeps watching the chain through outages.
- * Compensations: none on chain (a mined transaction cannot be undone); failed phases carry the cause.
+ * Steps (each journaled; the database record follows every phase change):
+ *  1. load                the operation, its record and every signature stored for it. A record
+ *                         that ended (`completed`, `failed`) is reported, nothing more. Signatures
+ *                         an earlier run made that may still be mined are watched (step 5); the
+ *                         call is never signed again at another nonce while they may be.
+ *  2. submitting          route, chain and signer; target code, attribution suffix, gas estimate
+ *  3. TransactionProcessor nonce, signature (stored with the transaction), broadcast
+ *  4. confirming
+ *  5. watch               one look at the chain per new block (ChainMonitor wakes the run):
+ *                         mined at depth → indexer → canonical re-check → completed / failed;
+ *                         dropped → same bytes again; the lowest unmined nonce stuck → fee bump
+ *                         (at the cap: `blocked`); a cancellation asked for → a zero-value
+ *                         self-transfer on the nonce; the nonce proven taken by another
+ *                         transaction → signed again at a new nonce (or cancelled)
+ * Pre-broadcast outages (RPC or database) longer than TX_PREBROADCAST_RETRY_BUDGET_MS end in
+ * `dead-letter` with a row an operator replays. After broadcast nothing gives up.
+ * A cancellation of this invocation through Restate is handled like a cancel request: before a
+ * nonce is taken the run fails CANCELLED; after, it cancels on chain and waits for the outcome.
+ * Compensations: none on chain (a mined transaction cannot be undone); failures carry the cause.
  */
 import * as restate from "@restatedev/restate-sdk";
-import type { Hex } from "viem";
+import { parseTransaction, type Hex } from "viem";
 import type { Database } from "../../../shared/db/client.ts";
-import { insertDeadLetter } from "../../../shared/db/repositories/dead-letters.ts";
-import { recordTransactionPhase } from "../../../shared/db/repositories/transactions.ts";
-import type { ChainRegistry } from "../../../shared/evm/chain-access.ts";
-import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
-import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
-import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
-import { startWebhookDeliveries, storeWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
-import { waitForNextBlock } from "../chain-monitor/object.ts";
+import { getTransaction } from "../../../shared/db/repositories/transactions.ts";
+import { errorCodeOf } from "../../../shared/errors.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
-import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
+import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
-import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
-import type { ReplaceRequest, ReplaceResult, SubmitRequest, SubmitResult, TransactionProcessorApi } from "../../transaction-processor/api.ts";
+import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
+import { transactionProcessor } from "../../transaction-processor/api.ts";
 import { processorKey } from "../../transaction-processor/state.ts";
-import { checkConfirmation, isCanonical, loadOperation, prepareCall, rebroadcast, revertReasonOf, type ConfirmationCheck } from "./steps.ts";
-import { TERMINAL_PHASES, type TransactionError, type TransactionPhase, type TransactionStatus } from "./status.ts";
+import type { ReplaceRequest, ReplaceResult, Signature, SubmitRequest, SubmitResult } from "../../transaction-processor/types.ts";
+import { waitForNextBlock } from "../chain-monitor/object.ts";
+import { afterRebroadcast, hasCancellation, highestSignedFees, nextAction, startOf, type Watch } from "./decide.ts";
+import { transactionError, type TransactionErrorCode } from "./errors.ts";
+import { createPhaseRecorder, WORKFLOW_TYPE, type PhaseMetrics } from "./phase-recorder.ts";
+import { TERMINAL_PHASES, type TransactionStatus } from "./status.ts";
+import type { LoadedTransaction, PreparedCall, TransactionSteps } from "./steps.ts";
+import type { CancelTransactionRequest, CancelTransactionResult, TransactionRunInput } from "./types.ts";
 
 export type TransactionWorkflowSettings = {
   confirmations: number;
   pollIntervalMs: number;
   stuckAfterMs: number;
   preBroadcastRetryMs: number;
-  attributionSuffix: Hex;
+  /** How long Restate keeps a finished run (its status and output); then status reads use the record. */
+  retentionMs: number;
 };
 
-export type TransactionWorkflowMetrics = {
-  workflowCompleted(workflowType: string, outcome: "success" | "terminal_error"): void;
-  transactionDuration(milliseconds: number, phase: TransactionPhase): void;
-  phaseEntered(phase: TransactionPhase): void;
-  deadLettered(kind: string): void;
-};
+export type TransactionWorkflowMetrics = PhaseMetrics & { deadLettered(kind: string): void };
 
 export type TransactionExecutionDependencies = {
   db: Database;
-  chains: ChainRegistry;
-  signers: SignerRegistry;
-  indexer: IndexerSource;
+  steps: TransactionSteps;
   settings: TransactionWorkflowSettings;
   metrics: TransactionWorkflowMetrics;
 };
 
-export type TransactionRunInput = { correlationId?: string } | undefined;
-
-type WorkflowState = { status: TransactionStatus; sequence: number };
+type WorkflowState = { status: TransactionStatus };
 type Ctx = restate.WorkflowContext<WorkflowState>;
+type SharedCtx = restate.WorkflowSharedContext<WorkflowState>;
 
-/** The workflow type label of `dalp.ddwf.workflow.completed`. */
-const WORKFLOW_TYPE = "TransactionExecutionWorkflow";
+/** The durable promise a cancel request resolves. */
+const CANCEL_PROMISE = "cancel";
 
+/** Ends a run: the terminal phase is recorded, then the run fails with its code. */
+class RunEnded extends Error {
+  readonly code: TransactionErrorCode;
+  readonly change: Partial<TransactionStatus>;
+  constructor(code: TransactionErrorCode, message: string, change: Partial<TransactionStatus> = {}) {
+    super(message);
+    this.code = code;
+    this.change = change;
+  }
+}
 
 export function createTransactionExecutionWorkflow(dependencies: TransactionExecutionDependencies) {
-  const { db, settings, metrics } = dependencies;
+  const { db, steps, settings, metrics } = dependencies;
   const preBroadcastRetry = stepRetryPolicies.bounded(settings.preBroadcastRetryMs);
-  const tryRun = <T>(ctx: Ctx, name: string, action: () => Promise<T>) => tryStep(ctx, name, action, stepRetryPolicies.check);
 
   return restate.workflow({
     name: "TransactionExecutionWorkflow",
-    options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY },
+    options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY, workflowRetention: { milliseconds: settings.retentionMs } },
     handlers: {
       run: async (ctx: Ctx, input: TransactionRunInput): Promise<TransactionStatus> => {
         const transactionId = ctx.key;
-        let correlationId = input?.correlationId;
         const startedAt = await ctx.date.now();
-        let status: TransactionStatus = { phase: "submitting", transactionId, txHash: null, nonce: null, error: null };
-        let sequence = 0;
+        const tryRun = <T>(name: string, action: () => Promise<T>) => tryStep(ctx, name, action, stepRetryPolicies.check);
 
-        /**
-         * One phase change: workflow state, then in one journaled step the database record, the
-         * metrics and the webhook deliveries of its event (`evt_<transaction>_<n>`), then the sends
-         * that start those deliveries.
-         */
-        const transition = async (phase: TransactionPhase, change: Partial<TransactionStatus> = {}) => {
-          status = { ...status, ...change, phase };
-          sequence += 1;
-          ctx.set("status", status);
-          const snapshot = status;
-          const at = sequence;
-          const deliveryIds = await ctx.run(`record-${at}-${phase}`, async () => {
-            await recordTransactionPhase(db, {
-              transactionId,
-              sequence: at,
-              phase,
-              txHash: snapshot.txHash ?? undefined,
-              nonce: snapshot.nonce ?? undefined,
-              errorCode: snapshot.error?.code,
-              errorMessage: snapshot.error?.message,
-              blockNumber: snapshot.blockNumber ?? undefined,
-              at: new Date(),
-            });
-            const deliveries = await storeWebhookDeliveries(db, {
-              id: `evt_${transactionId}_${at}`,
-              type: `transaction.${phase}`,
-              data: { transactionId, phase, txHash: snapshot.txHash, nonce: snapshot.nonce, error: snapshot.error, blockNumber: snapshot.blockNumber ?? null },
-            });
-            // Counted last, after everything that can fail: a retried step does not count twice.
-            metrics.phaseEntered(phase);
-            // Inside the step: reading the clock here is part of the side effect, never replayed.
-            // eslint-disable-next-line no-restricted-properties
-            if (TERMINAL_PHASES.includes(phase)) metrics.transactionDuration(Date.now() - startedAt, phase);
-            if (phase === "completed") metrics.workflowCompleted(WORKFLOW_TYPE, "success");
-            if (phase === "failed" || phase === "dead-letter") metrics.workflowCompleted(WORKFLOW_TYPE, "terminal_error");
-            return deliveries;
-          });
-          startWebhookDeliveries(ctx, deliveryIds, correlationId);
-        };
-
-        const operation = await runStep(ctx, "load-operation", () => loadOperation(db, transactionId), preBroadcastRetry);
-        if (!operation) {
-          await countCompletion(ctx, metrics, WORKFLOW_TYPE, "terminal_error");
-          throw new DomainTerminalError("TRANSACTION_NOT_FOUND", `no stored operation for transaction ${transactionId}`, { httpStatus: 404 });
+        // 1. load — a database outage longer than the budget is a dead letter, not a lost run.
+        let loaded: LoadedTransaction | null;
+        try {
+          loaded = await runStep(ctx, "load-operation", () => steps.load(transactionId), preBroadcastRetry);
+        } catch (error) {
+          if (!(error instanceof restate.TerminalError) || errorCodeOf(error)) throw error;
+          return deadLetterUnloaded(ctx, transactionId, input, startedAt, error.message);
         }
+        if (!loaded) {
+          await countCompletion(ctx, metrics, WORKFLOW_TYPE, "terminal_error");
+          throw transactionError("TRANSACTION_NOT_FOUND", `no stored operation for transaction ${transactionId}`);
+        }
+        const { operation, record } = loaded;
         // A run started without the submission's input (reconciliation, a dead-letter replay) still
         // passes the stored correlation id on to the calls and webhooks it makes.
-        correlationId ??= operation.correlationId ?? undefined;
-        const chain = dependencies.chains.get(operation.chainId);
-        let broadcast = false;
-        // Calls made for this transaction carry its correlation id, so their log lines do too.
-        const correlationHeaders = (): Record<string, string> => (correlationId ? { [CORRELATION_HEADER]: correlationId } : {});
-        const processorSend = () =>
-          ctx.objectSendClient<TransactionProcessorApi>({ name: "TransactionProcessor" }, processorKey(operation.organizationId, operation.signerAddress, operation.chainId));
+        const correlationId = input?.correlationId ?? operation.correlationId ?? undefined;
+        const headers: Record<string, string> = correlationId ? { [CORRELATION_HEADER]: correlationId } : {};
+        const recorder = createPhaseRecorder(ctx, { db, metrics, transactionId, runId: loaded.runId, correlationId, startedAt, initial: statusOfRecord(transactionId, record) });
+        const start = startOf(record, loaded.signatures);
+        if (start.kind === "report") {
+          // The record ended in an earlier run: report it, touch nothing on chain.
+          recorder.publish(recorder.status);
+          if (record.phase === "failed") throw transactionError((record.errorCode ?? "CONFIRMATION_FAILED") as TransactionErrorCode, record.errorMessage ?? "failed");
+          return recorder.status;
+        }
 
-        try {
-          await transition("submitting");
-          if (!IMPLEMENTED_ROUTES.includes(operation.executor.route)) {
-            throw new DomainTerminalError("SIGNER_ROUTE_UNSUPPORTED", `signer route "${operation.executor.route}" is not available on this worker`, { httpStatus: 422 });
-          }
-          if (!chain) throw new DomainTerminalError("CHAIN_NOT_CONFIGURED", `chain ${operation.chainId} is not configured on this worker`, { httpStatus: 422 });
-          const signerKnown = await ctx.run("resolve-signer", async () => dependencies.signers.has(operation.signerAddress));
-          if (!signerKnown) {
-            throw new DomainTerminalError("SIGNER_NOT_FOUND", `no key is registered for signer ${operation.signerAddress}`, { httpStatus: 422 });
-          }
-          const call = await runStep(ctx, "prepare-call", () => prepareCall(chain, operation, settings.attributionSuffix), preBroadcastRetry);
+        const key = processorKey(operation.organizationId, operation.signerAddress, operation.chainId);
+        const sender = { organizationId: operation.organizationId, signerAddress: operation.signerAddress, chainId: operation.chainId };
+        const processor = ctx.objectClient(transactionProcessor, key);
+        const cancel = ctx.promise<CancelTransactionRequest>(CANCEL_PROMISE);
+        let cancelRequested = record.cancelRequested;
+        let attempt = 0;
+        let call: PreparedCall | null = null;
+        let watch: Watch | null = start.kind === "resume" ? resumedWatch(loaded, start.nonce, cancelRequested, await ctx.date.now()) : null;
+        /** Where the run is; read after a Restate cancellation interrupts it anywhere. */
+        const progress: { stage: "before-nonce" | "taking-nonce" | "watching" } = { stage: watch ? "watching" : "before-nonce" };
+        /** Whether this run has recorded that it watches a nonce (a later run says so once). */
+        let announced = false;
+        let round = 0;
 
-          const processor = ctx.objectClient<TransactionProcessorApi>(
-            { name: "TransactionProcessor" },
-            processorKey(operation.organizationId, operation.signerAddress, operation.chainId),
-          );
-          let attempt = 0;
-          const callHeaders = correlationHeaders();
-          const submit = () =>
-            processor.submit({
-              transactionId,
-              attempt,
-              signerAddress: operation.signerAddress,
-              chainId: operation.chainId,
-              ...call,
-              ...(operation.maxFeePerGas && operation.maxPriorityFeePerGas
-                ? { maxFeePerGas: operation.maxFeePerGas, maxPriorityFeePerGas: operation.maxPriorityFeePerGas }
-                : {}),
-            }, restate.rpc.opts<SubmitRequest, SubmitResult>({ headers: callHeaders }));
-          let submitted = await submit();
-          broadcast = true;
-          let hashes: Hex[] = [submitted.hash];
-          let raw = submitted.raw;
-          await transition("confirming", { txHash: submitted.hash, nonce: submitted.nonce });
-          let lastSentAt = await ctx.date.now();
-          let lastReplacementAt = 0;
-
-          /** Same nonce, higher fees; at the fee cap the transaction is `blocked` and keeps waiting. */
-          const replaceStuck = async (now: number) => {
-            lastReplacementAt = now;
-            const replaced = await processor.replace({ transactionId, reason: "stuck" }, restate.rpc.opts<ReplaceRequest, ReplaceResult>({ headers: callHeaders }));
-            if (replaced.kind === "replaced") {
-              hashes = [...hashes, replaced.hash];
-              raw = replaced.raw;
-              ctx.console.info("stuck transaction replaced with higher fees", { transactionId, hash: replaced.hash, maxFeePerGas: replaced.maxFeePerGas });
-              if (status.phase === "blocked") await transition("confirming", { error: null });
-            } else if (replaced.kind === "at-fee-cap" && status.phase !== "blocked") {
-              ctx.console.error("stuck transaction at the fee cap; waiting for fees to fall", { transactionId, maxFeePerGas: replaced.maxFeePerGas, alert: "FEE_CAP_REACHED" });
-              await transition("blocked", { error: { code: "FEE_CAP_REACHED", message: `replacing it would exceed the fee cap; it offers ${replaced.maxFeePerGas} wei per gas` } });
-            }
+        /** Takes a nonce and signs the call through the sender's processor; null when cancelled first. */
+        const takeNonce = async (): Promise<Watch | null> => {
+          progress.stage = "taking-nonce";
+          const request: SubmitRequest = {
+            transactionId,
+            attempt,
+            ...sender,
+            ...call!,
+            ...(operation.maxFeePerGas && operation.maxPriorityFeePerGas
+              ? { maxFeePerGas: operation.maxFeePerGas, maxPriorityFeePerGas: operation.maxPriorityFeePerGas }
+              : {}),
           };
+          const submitted = await processor.submit(request, restate.rpc.opts<SubmitRequest, SubmitResult>({ headers }));
+          if (submitted.kind === "cancelled") return null;
+          progress.stage = "watching";
+          const now = await ctx.date.now();
+          return { nonce: submitted.nonce, signatures: submitted.signatures, phase: "confirming", blockedCode: null, cancelRequested, lastSentAt: now, lastReplacementAt: 0 };
+        };
 
-          for (let round = 0; ; round++) {
-            const check: ConfirmationCheck | null = await tryRun(ctx, `check-${round}`, () =>
-              checkConfirmation(chain, { hashes, nonce: submitted.nonce, signerAddress: operation.signerAddress, confirmations: settings.confirmations }),
+        /** Same nonce, higher fees (or a cancellation); at the fee cap the transaction is `blocked` and keeps waiting. */
+        const replaceOnNonce = async (current: Watch, kind: "bump" | "cancel", now: number) => {
+          current.lastReplacementAt = now;
+          const request: ReplaceRequest = {
+            transactionId,
+            attempt,
+            ...sender,
+            nonce: current.nonce,
+            kind: kind === "cancel" || hasCancellation(current) ? "cancel" : "bump",
+            // A bump signs again exactly what was signed (decoded from the stored bytes).
+            call: signedCallOf(current),
+            previous: highestSignedFees(current),
+            reason: "cancelled",
+          };
+          const replaced = await processor.replace(request, restate.rpc.opts<ReplaceRequest, ReplaceResult>({ headers }));
+          if (replaced.kind === "replaced") {
+            current.signatures = [...current.signatures, replaced.signature];
+            current.lastSentAt = now;
+            if (current.phase === "blocked") {
+              current.phase = "confirming";
+              current.blockedCode = null;
+              await recorder.transition("confirming", { error: null });
+            }
+          } else if (replaced.kind === "at-fee-cap" && current.phase !== "blocked") {
+            ctx.console.error("stuck transaction at the fee cap; waiting for fees to fall", { transactionId, maxFeePerGas: replaced.maxFeePerGas, alert: "FEE_CAP_REACHED" });
+            current.phase = "blocked";
+            current.blockedCode = "FEE_CAP_REACHED";
+            await recorder.transition("blocked", { error: { code: "FEE_CAP_REACHED", message: `replacing it would exceed the fee cap; it offers ${replaced.maxFeePerGas} wei per gas` } });
+          }
+        };
+
+        /** Watches the nonce until one of its signatures (or another transaction) settles it. */
+        const watchUntilSettled = async (current: Watch): Promise<TransactionStatus> => {
+          for (;;) {
+            round += 1;
+            const hashes = current.signatures.map((signature) => signature.hash);
+            const observation = await tryRun(`observe-${round}`, () =>
+              steps.observe(operation.chainId, { signerAddress: operation.signerAddress, nonce: current.nonce, hashes, confirmations: settings.confirmations }),
             );
-            if (check === null) ctx.console.warn("receipt check failed; will check again", { transactionId, round });
+            const now = await ctx.date.now();
+            const action = observation ? nextAction(current, observation, now, settings) : ({ kind: "wait" } as const);
+            if (observation?.kind === "inconclusive") ctx.console.info("chain view not conclusive yet; looking again", { transactionId, why: observation.why });
 
-            if (check?.kind === "confirmed") {
-              if (check.reverted) {
-                const reason = (await tryRun(ctx, "revert-reason", () => revertReasonOf(chain, check.hash, check.blockNumber))) ?? "execution reverted";
-                throw new DomainTerminalError("EXECUTION_REVERTED", reason, { httpStatus: 422, metadata: { txHash: check.hash } });
+            if (action.kind === "settle-mined") {
+              if (action.reverted) {
+                const reason = (await tryRun("revert-reason", () => steps.revertReason(operation.chainId, action.hash, action.blockNumber))) ?? "execution reverted";
+                throw new RunEnded("EXECUTION_REVERTED", reason, { txHash: action.hash, blockNumber: action.blockNumber });
               }
-              const confirmedBlock = check.blockNumber;
-              await waitForIndexer(ctx, dependencies.indexer, operation.chainId, confirmedBlock, settings.pollIntervalMs);
-              const canonical = (await tryRun(ctx, `canonical-${round}`, () => isCanonical(chain, check.blockNumber, check.blockHash))) ?? false;
-              if (canonical) {
-                await transition("completed", { txHash: check.hash, blockNumber: confirmedBlock, error: null });
-                processorSend().settle({ transactionId }, restate.rpc.sendOpts({ headers: callHeaders }));
-                return status;
+              await waitForIndexer(ctx, steps, operation.chainId, action.blockNumber, settings.pollIntervalMs);
+              const canonical = await tryRun(`canonical-${round}`, () => steps.isCanonical(operation.chainId, action.blockNumber, action.blockHash));
+              if (canonical === true) {
+                if (action.ours === "cancellation") {
+                  throw new RunEnded("CANCELLED", `cancelled (${record.cancelReason ?? "on request"}): a zero-value self-transfer took the nonce`, { txHash: action.hash, blockNumber: action.blockNumber });
+                }
+                await recorder.transition("completed", { txHash: action.hash, blockNumber: action.blockNumber, blockHash: action.blockHash, error: null });
+                return recorder.status;
               }
-              ctx.console.warn("receipt block is no longer canonical; back to confirming", { transactionId, block: confirmedBlock });
-              await transition("confirming", { blockNumber: null });
-            } else if (check?.kind === "dropped") {
-              ctx.console.warn("transaction left the mempool; re-broadcasting the same bytes", { transactionId, nonce: submitted.nonce });
-              const outcome = await tryRun(ctx, `rebroadcast-${round}`, () => rebroadcast(chain, raw));
-              const now = await ctx.date.now();
-              // Refused as underpriced: fees rose past what it offers, which is what stuck means.
-              if (outcome?.kind === "underpriced" && (status.phase !== "blocked" || now - lastReplacementAt >= settings.stuckAfterMs)) {
-                await replaceStuck(now);
-              } else if (outcome?.kind === "refused" && status.error?.code !== outcome.code) {
+              if (canonical === false) {
+                ctx.console.warn("receipt block is no longer canonical; back to confirming", { transactionId, block: action.blockNumber });
+                await recorder.transition("confirming", { blockNumber: null }, "reorg");
+              }
+            } else if (action.kind === "consumed-by-other") {
+              if (action.then === "cancelled") {
+                throw new RunEnded("CANCELLED", `cancelled: nonce ${current.nonce} was taken by ${action.byHash} before the call was mined`, { txHash: null });
+              }
+              // Another transaction took the nonce at depth and none of ours can be mined: sign anew.
+              ctx.console.warn("nonce consumed by another transaction; signing again at a new nonce", { transactionId, nonce: current.nonce, by: action.byHash });
+              attempt += 1;
+              const next = await takeNonce();
+              if (!next) throw new RunEnded("CANCELLED", "cancelled before a new nonce was taken", { txHash: null, nonce: null });
+              current = next;
+              await recorder.transition("confirming", { txHash: latestHash(current), nonce: current.nonce });
+            } else if (action.kind === "rebroadcast") {
+              ctx.console.warn("transaction left the mempool; sending the same bytes again", { transactionId, nonce: current.nonce });
+              const outcome = await tryRun(`rebroadcast-${round}`, () => steps.rebroadcast(operation.chainId, current.signatures.at(-1)!.raw));
+              const follow = afterRebroadcast(current, outcome, now, settings, observation?.latestNonce === current.nonce);
+              if (follow.kind === "replace") await replaceOnNonce(current, "bump", now);
+              else if (follow.kind === "block") {
                 // The signed bytes hold the nonce; they cannot be dropped for new ones without risking
                 // a double execution. Report it and keep trying: topped-up funds let them through.
-                ctx.console.error("the node refuses the signed transaction; blocked until it accepts it", { transactionId, code: outcome.code, alert: "TRANSACTION_REFUSED" });
-                await transition("blocked", { error: { code: outcome.code, message: `the node refuses the signed transaction: ${outcome.message}` } });
-              } else if (outcome?.kind === "sent" && status.phase === "blocked") {
-                await transition("confirming", { error: null });
+                ctx.console.error("the node refuses the signed transaction; blocked until it accepts it", { transactionId, code: follow.code, alert: "TRANSACTION_REFUSED" });
+                current.phase = "blocked";
+                current.blockedCode = follow.code;
+                await recorder.transition("blocked", { error: { code: follow.code, message: `the node refuses the signed transaction: ${follow.message}` } });
+              } else if (follow.kind === "unblock") {
+                current.phase = "confirming";
+                current.blockedCode = null;
+                await recorder.transition("confirming", { error: null });
               }
-              lastSentAt = now;
-            } else if (check?.kind === "nonce-consumed") {
-              // Another sender's transaction took our nonce and none of ours was mined: ours can
-              // never be, so sign again at a fresh nonce.
-              ctx.console.warn("nonce consumed by another transaction; resubmitting at a new nonce", { transactionId, nonce: submitted.nonce });
-              attempt += 1;
-              submitted = await submit();
-              hashes = [submitted.hash];
-              raw = submitted.raw;
-              await transition("confirming", { txHash: submitted.hash, nonce: submitted.nonce });
-              lastSentAt = await ctx.date.now();
-            } else if (check?.kind === "pending") {
-              const now = await ctx.date.now();
-              if (now - lastSentAt >= settings.stuckAfterMs) {
-                await replaceStuck(now);
-                lastSentAt = now;
-              }
+              current.lastSentAt = now;
+            } else if (action.kind === "replace") {
+              await replaceOnNonce(current, "bump", now);
+              current.lastSentAt = now;
+            } else if (action.kind === "send-cancellation") {
+              ctx.console.info("cancelling on chain with a zero-value self-transfer", { transactionId, nonce: current.nonce });
+              await replaceOnNonce(current, "cancel", now);
             }
-            // Woken by the chain monitor at the next block, or by the fallback interval.
-            await waitForNextBlock(ctx, { chainId: operation.chainId, afterBlock: check?.head ?? 0, fallbackMs: settings.pollIntervalMs, headers: callHeaders });
-          }
-        } catch (error) {
-          if (!(error instanceof restate.TerminalError)) throw error;
-          const code =
-            error instanceof restate.CancelledError ? "CANCELLED" : (errorCodeOf(error) ?? (broadcast ? "CONFIRMATION_FAILED" : "RETRY_BUDGET_EXHAUSTED"));
-          const failure: TransactionError = { code, message: error.message };
-          const deadLetter = !broadcast && code === "RETRY_BUDGET_EXHAUSTED";
-          if (deadLetter) {
-            await ctx.run("dead-letter", async () => {
-              await insertDeadLetter(db, {
-                id: `dl_tx_${transactionId}`,
-                kind: "transaction",
-                referenceId: transactionId,
-                causeCode: code,
-                causeMessage: error.message,
-                payload: { transactionId, organizationId: operation.organizationId, chainId: operation.chainId },
-              });
-              metrics.deadLettered("transaction");
+
+            // Woken by the chain monitor at the next block, the fallback interval, or a cancel request.
+            const woke = await waitForNextBlock(ctx, {
+              chainId: operation.chainId,
+              afterBlock: observation?.head ?? 0,
+              fallbackMs: settings.pollIntervalMs,
+              headers,
+              ...(current.cancelRequested ? {} : { wakeOn: cancel.get() }),
             });
+            if (woke === "woken") {
+              cancelRequested = true;
+              current.cancelRequested = true;
+            }
           }
-          const txHashOf = (error as { metadata?: Record<string, string> }).metadata?.txHash as Hex | undefined;
-          await transition(deadLetter ? "dead-letter" : "failed", { error: failure, ...(txHashOf ? { txHash: txHashOf } : {}) });
-          if (broadcast) {
-            processorSend().settle({ transactionId }, restate.rpc.sendOpts({ headers: correlationHeaders() }));
+        };
+
+        /** Everything from route checks to a settled nonce; re-entered after a Restate cancellation. */
+        const execute = async (): Promise<TransactionStatus> => {
+          if (!watch) {
+            if (record.lastTransitionPhase !== "submitting") await recorder.transition("submitting", { txHash: null, nonce: null, error: null });
+            if (cancelRequested || (await cancel.peek()) !== undefined) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
+            if (!IMPLEMENTED_ROUTES.includes(operation.executor.route)) {
+              throw transactionError("SIGNER_ROUTE_UNSUPPORTED", `signer route "${operation.executor.route}" is not available on this worker`);
+            }
+            const signerKnown = await ctx.run("resolve-signer", () => steps.signerKnown(operation.signerAddress));
+            if (!signerKnown) throw transactionError("SIGNER_NOT_FOUND", `no key is registered for signer ${operation.signerAddress}`);
+            call = await runStep(ctx, "prepare-call", () => steps.prepareCall(operation), preBroadcastRetry);
+            watch = await takeNonce();
+            if (!watch) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
+            await recorder.transition("confirming", { txHash: latestHash(watch), nonce: watch.nonce });
+            announced = true;
+          } else if (!announced && record.lastTransitionPhase !== "confirming" && record.lastTransitionPhase !== "blocked") {
+            // A later run picks up bytes an earlier one signed (or a cancelled submit turned out
+            // signed): say so once.
+            await recorder.transition("confirming", { txHash: latestHash(watch), nonce: watch.nonce, error: null });
           }
-          throw new DomainTerminalError(code, error.message, { httpStatus: 422 });
+          announced = true;
+          watch.cancelRequested = cancelRequested;
+          return watchUntilSettled(watch);
+        };
+
+        for (;;) {
+          try {
+            const completed = await execute();
+            processorSettle(ctx, key, transactionId, headers);
+            return completed;
+          } catch (error) {
+            if (error instanceof restate.CancelledError && !cancelRequested) {
+              // Restate cancelled this run. Nothing signed yet: it ends CANCELLED. Signed: the
+              // nonce is cancelled on chain, and the record follows what is mined.
+              cancelRequested = true;
+              await ctx.run("cancel-requested", () => steps.requestCancellation(transactionId, "invocation-cancelled"));
+              if (progress.stage === "taking-nonce") {
+                const released = await processor.release({ transactionId }, restate.rpc.opts({ headers }));
+                if (released.kind === "signed") {
+                  const signatures = await ctx.run("signatures-after-cancel", () => steps.liveSignatures(transactionId));
+                  if (signatures.length > 0) {
+                    watch = watchOf(signatures, released.nonce, true, await ctx.date.now());
+                    progress.stage = "watching";
+                  }
+                }
+              }
+              if (watch) continue;
+              error = new RunEnded("CANCELLED", "cancelled through Restate before a nonce was taken", { txHash: null, nonce: null });
+            }
+            if (error instanceof RunEnded) {
+              await recorder.transition("failed", { ...error.change, error: { code: error.code, message: error.message } });
+              processorSettle(ctx, key, transactionId, headers);
+              throw transactionError(error.code, error.message);
+            }
+            if (!(error instanceof restate.TerminalError)) throw error;
+            const code = errorCodeOf(error) ?? (watch ? "CONFIRMATION_FAILED" : "RETRY_BUDGET_EXHAUSTED");
+            const deadLetter = !watch && code === "RETRY_BUDGET_EXHAUSTED";
+            if (deadLetter) {
+              await ctx.run("dead-letter", async () => {
+                await steps.fileDeadLetter({ transactionId, organizationId: operation.organizationId, chainId: operation.chainId, causeCode: code, causeMessage: error.message });
+                metrics.deadLettered("transaction");
+              });
+            }
+            const txHashOf = (error as { metadata?: Record<string, string> }).metadata?.txHash as Hex | undefined;
+            await recorder.transition(deadLetter ? "dead-letter" : "failed", { error: { code, message: error.message }, ...(txHashOf ? { txHash: txHashOf } : {}) });
+            if (watch) processorSettle(ctx, key, transactionId, headers);
+            throw transactionError(code as TransactionErrorCode, error.message);
+          }
         }
       },
 
-      status: restate.handlers.workflow.shared(async (ctx: restate.WorkflowSharedContext<WorkflowState>): Promise<TransactionStatus> => {
-        return (
-          (await ctx.get("status")) ?? { phase: "submitting", transactionId: ctx.key, txHash: null, nonce: null, error: null }
-        );
+      /** The workflow's status while Restate keeps the run; after retention, the stored record's. */
+      status: restate.handlers.workflow.shared(async (ctx: SharedCtx): Promise<TransactionStatus> => {
+        const status = await ctx.get("status");
+        if (status) return status;
+        const stored = await ctx.run("read-record", async () => {
+          const row = await getTransaction(db, ctx.key);
+          return row ? statusOfRecord(ctx.key, { ...row, txHash: (row.txHash ?? null) as Hex | null, nonce: row.nonce ?? null, blockNumber: row.blockNumber ?? null, errorCode: row.errorCode ?? null, errorMessage: row.errorMessage ?? null }) : null;
+        });
+        if (!stored) throw transactionError("TRANSACTION_NOT_FOUND", `no transaction ${ctx.key}`);
+        return stored;
+      }),
+
+      /**
+       * Asks for the transaction to be cancelled. Before a nonce is taken nothing is signed; after,
+       * a zero-value self-transfer races the call on its nonce. A transaction that already ended
+       * is left alone (`accepted: false`).
+       */
+      cancel: restate.handlers.workflow.shared(async (ctx: SharedCtx, request: CancelTransactionRequest): Promise<CancelTransactionResult> => {
+        const reason = request.reason?.slice(0, 500) || "cancel requested";
+        const result = await ctx.run("request-cancellation", () => steps.requestCancellation(ctx.key, reason));
+        if (!result) throw transactionError("TRANSACTION_NOT_FOUND", `no transaction ${ctx.key}`);
+        if (result.accepted && !TERMINAL_PHASES.includes(result.phase)) {
+          // A second request finds the promise resolved already; the first one's reason stands.
+          await ctx
+            .promise<CancelTransactionRequest>(CANCEL_PROMISE)
+            .resolve({ reason })
+            .catch((error: unknown) => ctx.console.info("cancellation already requested", { transactionId: ctx.key, error: String(error) }));
+        }
+        return { accepted: result.accepted, phase: result.phase };
       }),
     },
   });
+
+  /** The load step gave up: file the dead letter and record the phase once the database answers again. */
+  async function deadLetterUnloaded(ctx: Ctx, transactionId: string, input: TransactionRunInput, startedAt: number, message: string): Promise<never> {
+    await ctx.run("dead-letter", async () => {
+      await steps.fileDeadLetter({ transactionId, organizationId: null, chainId: null, causeCode: "RETRY_BUDGET_EXHAUSTED", causeMessage: `loading the operation: ${message}` });
+      metrics.deadLettered("transaction");
+    });
+    const stored = await ctx.run("load-after-outage", () => steps.load(transactionId));
+    const recorder = createPhaseRecorder(ctx, {
+      db,
+      metrics,
+      transactionId,
+      runId: stored?.runId ?? transactionId,
+      correlationId: input?.correlationId,
+      startedAt,
+      initial: stored ? statusOfRecord(transactionId, stored.record) : { phase: "submitting", transactionId, txHash: null, nonce: null, error: null },
+    });
+    const error = { code: "RETRY_BUDGET_EXHAUSTED", message: `the database did not answer within the pre-broadcast budget: ${message}` };
+    if (stored) await recorder.transition("dead-letter", { error });
+    else recorder.publish({ ...recorder.status, phase: "dead-letter", error });
+    throw transactionError("RETRY_BUDGET_EXHAUSTED", error.message);
+  }
 }
 
-async function waitForIndexer(ctx: Ctx, indexer: IndexerSource, chainId: number, blockNumber: number, pollIntervalMs: number): Promise<void> {
+function processorSettle(ctx: Ctx, key: string, transactionId: string, headers: Record<string, string>) {
+  ctx.objectSendClient(transactionProcessor, key).settle({ transactionId }, restate.rpc.sendOpts({ headers }));
+}
+
+/** The call the latest signature of the call (not a cancellation) carries: what a bump signs again. */
+function signedCallOf(watch: Watch): PreparedCall {
+  const signed = [...watch.signatures].reverse().find((signature) => signature.kind !== "cancellation") ?? watch.signatures.at(-1)!;
+  const parsed = parseTransaction(signed.raw);
+  return { to: parsed.to ?? null, data: parsed.data ?? "0x", value: (parsed.value ?? 0n).toString(), gas: (parsed.gas ?? 21_000n).toString() };
+}
+
+function latestHash(watch: Watch): Hex {
+  return watch.signatures.at(-1)!.hash;
+}
+
+function watchOf(signatures: (Signature & { nonce: number })[], nonce: number, cancelRequested: boolean, now: number): Watch {
+  const onNonce = signatures.filter((signature) => signature.nonce === nonce);
+  return { nonce, signatures: onNonce, phase: "confirming", blockedCode: null, cancelRequested, lastSentAt: now, lastReplacementAt: 0 };
+}
+
+function resumedWatch(loaded: LoadedTransaction, nonce: number, cancelRequested: boolean, now: number): Watch {
+  // A resumed watch counts as just sent: a stuck transaction is bumped a stuck interval from now.
+  const watch = watchOf(loaded.signatures, nonce, cancelRequested, now);
+  if (loaded.record.phase === "blocked") {
+    watch.phase = "blocked";
+    watch.blockedCode = loaded.record.errorCode;
+  }
+  return watch;
+}
+
+/** The status a run starts from (or reports): the stored record's. */
+function statusOfRecord(
+  transactionId: string,
+  record: { phase: TransactionStatus["phase"]; txHash: Hex | null | string; nonce: number | null; blockNumber: number | null; errorCode: string | null; errorMessage: string | null },
+): TransactionStatus {
+  return {
+    phase: record.phase,
+    transactionId,
+    txHash: (record.txHash ?? null) as Hex | null,
+    nonce: record.nonce,
+    error: record.errorCode ? { code: record.errorCode, message: record.errorMessage ?? "" } : null,
+    blockNumber: record.blockNumber,
+  };
+}
+
+async function waitForIndexer(ctx: Ctx, steps: TransactionSteps, chainId: number, blockNumber: number, pollIntervalMs: number): Promise<void> {
   for (let round = 0; ; round++) {
-    const indexed = await tryStep(ctx, `indexer-${blockNumber}-${round}`, () => indexer.indexedBlock(chainId), stepRetryPolicies.check);
+    const indexed = await tryStep(ctx, `indexer-${blockNumber}-${round}`, () => steps.indexedBlock(chainId), stepRetryPolicies.check);
     if (indexed !== null && indexed >= blockNumber) return;
     await ctx.sleep({ milliseconds: pollIntervalMs });
   }

@@ -1,23 +1,30 @@
 /** Side effects of WebhookDeliveryWorkflow; each runs inside one journaled step. */
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "../../../shared/db/client.ts";
 import { recordWebhookDeliveryAttempt, setWebhookDeliveryStatus } from "../../../shared/db/repositories/webhooks.ts";
-import { webhookDeliveries, webhookSubscriptions } from "../../../shared/db/schema/index.ts";
+import { webhookDeliveries, webhookDeliveryAttempts, webhookSubscriptions } from "../../../shared/db/schema/index.ts";
 import { parseRetryAfter } from "../../../shared/webhooks/retry-schedule.ts";
 import { webhookHeaders } from "../../../shared/webhooks/standard-webhooks.ts";
 import type { WebhookAttempt } from "./api.ts";
 
-export type LoadedDelivery = { url: string; eventId: string; body: string; enabled: boolean };
+/** `attemptsBefore`: attempts already on record (a replay numbers its own after them). */
+export type LoadedDelivery = { url: string; eventId: string; body: string; enabled: boolean; attemptsBefore: number };
 
 export async function loadDelivery(db: Database, deliveryId: string): Promise<LoadedDelivery | null> {
   const [row] = await db
-    .select({ url: webhookSubscriptions.url, enabled: webhookSubscriptions.enabled, eventId: webhookDeliveries.eventId, payload: webhookDeliveries.payload })
+    .select({
+      url: webhookSubscriptions.url,
+      enabled: webhookSubscriptions.enabled,
+      eventId: webhookDeliveries.eventId,
+      payload: webhookDeliveries.payload,
+      attemptsBefore: sql<number>`(select coalesce(max(${webhookDeliveryAttempts.attempt}), 0)::int from ${webhookDeliveryAttempts} where ${webhookDeliveryAttempts.deliveryId} = ${webhookDeliveries.id})`,
+    })
     .from(webhookDeliveries)
     .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
     .where(eq(webhookDeliveries.id, deliveryId))
     .limit(1);
   if (!row) return null;
-  return { url: row.url, enabled: row.enabled, eventId: row.eventId, body: JSON.stringify(row.payload) };
+  return { url: row.url, enabled: row.enabled, eventId: row.eventId, body: JSON.stringify(row.payload), attemptsBefore: Number(row.attemptsBefore) };
 }
 
 /** Secrets are read at each attempt, never journaled: a rotation applies to the next attempt. */

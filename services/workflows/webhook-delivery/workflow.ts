@@ -21,7 +21,7 @@ import { attemptDelivery, loadDelivery, markDelivery } from "./steps.ts";
 
 export type WebhookDeliveryDependencies = {
   db: Database;
-  settings: { retryScheduleMs: number[]; timeoutMs: number };
+  settings: { retryScheduleMs: number[]; timeoutMs: number; retryAfterMaxMs: number };
   metrics: {
     webhookDelivery(outcome: "delivered" | "failed" | "dead-letter" | "retry"): void;
     workflowCompleted(workflowType: string, outcome: "success" | "terminal_error"): void;
@@ -78,7 +78,10 @@ export function createWebhookDeliveryWorkflow(dependencies: WebhookDeliveryDepen
         };
 
         if (!delivery.enabled) return end("failed", "subscription disabled");
-        for (let attempt = 1; ; attempt++) {
+        // A replayed delivery keeps its earlier attempts on record and numbers its own after them;
+        // its retry schedule starts over.
+        for (let round = 1; ; round++) {
+          const attempt = delivery.attemptsBefore + round;
           publish("pending");
           const result = await runStep(
             ctx,
@@ -91,7 +94,7 @@ export function createWebhookDeliveryWorkflow(dependencies: WebhookDeliveryDepen
           const lastError = result.error ?? (result.statusCode === null ? null : `HTTP ${result.statusCode}`);
           if (verdict === "delivered") return end("delivered", null);
           if (verdict === "rejected") return end("failed", lastError);
-          const pause = retryDelay(settings.retryScheduleMs, attempt, ctx.rand.random(), result.retryAfterMs);
+          const pause = retryDelay(settings.retryScheduleMs, round, ctx.rand.random(), result.retryAfterMs, settings.retryAfterMaxMs);
           if (pause === null) return end("dead-letter", lastError);
           ctx.console.warn("webhook attempt failed; retrying", { deliveryId, attempt, statusCode: result.statusCode, error: result.error, retryInMs: pause });
           await ctx.sleep({ milliseconds: pause });

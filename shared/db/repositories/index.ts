@@ -7,3 +7,5 @@ export * from "./canary-steps.ts";
 export * from "./recovery-invitations.ts";
 export * from "./reconciliation.ts";
 export * from "./exchange-rates.ts";
+export * from "./transaction-signatures.ts";
+export * from "./nonce-fills.ts";

@@ -1,12 +1,15 @@
 /** Transaction operations and their status record. */
-import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { transactions, transactionTransitions, type TransactionPhase } from "../schema/index.ts";
 
 export type TransactionRow = typeof transactions.$inferSelect;
 export type NewTransaction = Omit<typeof transactions.$inferInsert, "phase" | "createdAt" | "updatedAt" | "phaseChangedAt">;
 
-/** Stores an operation once. A second insert with the same id returns the stored row untouched. */
+/**
+ * Stores an operation once. A second insert with the same id returns the stored row untouched; an
+ * idempotency key already used by another transaction of the organization is a unique violation.
+ */
 export async function insertTransaction(db: Database, row: NewTransaction): Promise<{ transaction: TransactionRow; created: boolean }> {
   const inserted = await db.insert(transactions).values(row).onConflictDoNothing({ target: transactions.id }).returning();
   if (inserted[0]) return { transaction: inserted[0], created: true };
@@ -22,41 +25,58 @@ export async function getTransaction(db: Database, id: string): Promise<Transact
 
 export type RecordTransactionPhaseParameters = {
   transactionId: string;
-  /** Position of this change in the workflow; the same sequence twice is one change. */
-  sequence: number;
+  /**
+   * Who writes this change at which step (`<invocation id>/<n>`): the same key twice is one change,
+   * so a retried step writes one row, and a later run of the transaction writes rows of its own.
+   */
+  key: string;
   phase: TransactionPhase;
-  txHash?: string | undefined;
-  nonce?: number | undefined;
-  errorCode?: string | undefined;
-  errorMessage?: string | undefined;
-  blockNumber?: number | undefined;
+  txHash?: string | null | undefined;
+  nonce?: number | null | undefined;
+  errorCode?: string | null | undefined;
+  errorMessage?: string | null | undefined;
+  blockNumber?: number | null | undefined;
+  blockHash?: string | null | undefined;
+  reason?: string | null | undefined;
   at?: Date;
 };
 
+export type RecordTransactionPhaseReturnType = {
+  /** Its place among all transitions of the transaction: the event of the change is named by it. */
+  sequence: number;
+  /** False when the key was recorded before (a retried step): nothing changed this time. */
+  recorded: boolean;
+};
+
 /**
- * Records one phase change: the transition row and the status row, in one SQL transaction. A
- * retried step (same sequence) changes nothing, so a replay never moves the record backwards.
- * The change carries the whole status: a field left out is stored as null (a reorg clears the
- * block number, for instance).
+ * Records one phase change: the transition row (numbered after every earlier one of the
+ * transaction) and the status row, in one SQL transaction. The change carries the whole status: a
+ * field left out is stored as null (a reorg clears the block number, for instance).
  */
-export async function recordTransactionPhase(db: Database, change: RecordTransactionPhaseParameters): Promise<{ recorded: boolean }> {
+export async function recordTransactionPhase(db: Database, change: RecordTransactionPhaseParameters): Promise<RecordTransactionPhaseReturnType> {
   const at = change.at ?? new Date();
   return db.transaction(async (tx) => {
-    const inserted = await tx
+    const [earlier] = await tx
+      .select({ sequence: transactionTransitions.sequence })
+      .from(transactionTransitions)
+      .where(and(eq(transactionTransitions.transactionId, change.transactionId), eq(transactionTransitions.key, change.key)))
+      .limit(1);
+    if (earlier) return { sequence: earlier.sequence, recorded: false };
+    const [inserted] = await tx
       .insert(transactionTransitions)
       .values({
         transactionId: change.transactionId,
-        sequence: change.sequence,
+        key: change.key,
+        sequence: sql`(select coalesce(max(${transactionTransitions.sequence}), 0) + 1 from ${transactionTransitions} where ${transactionTransitions.transactionId} = ${change.transactionId})`,
         phase: change.phase,
         txHash: change.txHash ?? null,
         nonce: change.nonce ?? null,
         errorCode: change.errorCode ?? null,
         errorMessage: change.errorMessage ?? null,
+        reason: change.reason ?? null,
         at,
       })
-      .onConflictDoNothing()
-      .returning({ id: transactionTransitions.id });
-    if (inserted.length === 0) return { recorded: false };
+      .returning({ sequence: transactionTransitions.sequence });
     await tx
       .update(transactions)
       .set({
@@ -66,12 +86,35 @@ export async function recordTransactionPhase(db: Database, change: RecordTransac
         errorCode: change.errorCode ?? null,
         errorMessage: change.errorMessage ?? null,
         blockNumber: change.blockNumber ?? null,
+        blockHash: change.blockHash ?? null,
         updatedAt: at,
         phaseChangedAt: at,
       })
       .where(eq(transactions.id, change.transactionId));
-    return { recorded: true };
+    return { sequence: inserted!.sequence, recorded: true };
   });
+}
+
+/**
+ * Notes that a cancellation was asked for, unless the record already ended. Answers the record's
+ * phase, and whether the request took (a second request keeps the first one's time and reason).
+ */
+export async function requestTransactionCancellation(
+  db: Database,
+  parameters: { transactionId: string; reason: string; at?: Date },
+): Promise<{ phase: TransactionPhase; accepted: boolean } | null> {
+  const [updated] = await db
+    .update(transactions)
+    .set({
+      cancelRequestedAt: sql`coalesce(${transactions.cancelRequestedAt}, ${(parameters.at ?? new Date()).toISOString()}::timestamptz)`,
+      cancelReason: sql`coalesce(${transactions.cancelReason}, ${parameters.reason})`,
+      updatedAt: new Date(),
+    })
+    .where(and(eq(transactions.id, parameters.transactionId), notInArray(transactions.phase, ["completed", "failed"])))
+    .returning({ phase: transactions.phase });
+  if (updated) return { phase: updated.phase, accepted: true };
+  const existing = await getTransaction(db, parameters.transactionId);
+  return existing ? { phase: existing.phase, accepted: false } : null;
 }
 
 export async function listTransactionTransitions(db: Database, transactionId: string) {

@@ -2,7 +2,7 @@
 import { bigserial, index, integer, jsonb, pgTable, timestamp } from "drizzle-orm/pg-core";
 
 export type ReconciliationFinding = {
-  kind: "record-repaired" | "workflow-redriven" | "nonce-resynced" | "nonce-gap";
+  kind: "record-repaired" | "workflow-redriven" | "nonce-resynced" | "nonce-gap" | "nonce-filled" | "reorged-after-completion" | "holder-settled";
   reference: string;
   detail: string;
 };

@@ -1,0 +1,57 @@
+/** Transactions: cancel one (system:operate, audited). */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { DapiEnv } from "../context.ts";
+import { DapiError } from "../errors.ts";
+import type { ServicesSource } from "../middleware/services.ts";
+import { defineOperation } from "../openapi/operation.ts";
+import { parseJsonBody, parseParams } from "../request-input.ts";
+import { guard, relativePath } from "./guard.ts";
+
+export const TRANSACTIONS_PREFIX = "/api/v2/admin/operator/transactions";
+
+const transactionParams = z.object({
+  transactionId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1-128 characters of letters, digits, _ and -").describe("The transaction id (its workflow key)"),
+});
+const cancelRequest = z
+  .object({ reason: z.string().min(1).max(500).optional().describe("Why it is cancelled; stored with the transaction and its fill") })
+  .strict();
+const cancelResponse = z.object({
+  acknowledged: z.literal(true),
+  transactionId: z.string(),
+  phase: z.string().describe("The transaction's phase when the cancellation was taken; the outcome follows in its record and webhooks"),
+});
+
+export const transactionOperations = {
+  cancel: defineOperation({
+    operationId: "cancelTransaction",
+    method: "post",
+    path: `${TRANSACTIONS_PREFIX}/:transactionId/cancel`,
+    tag: "transactions",
+    summary: "Cancel one transaction",
+    description:
+      "Before its nonce is taken nothing reaches the chain and no nonce is used. After broadcast a zero-value self-transfer with bumped fees races it on its nonce: the record ends completed when the original is mined, failed/CANCELLED when the cancellation is.",
+    permission: "system:operate",
+    audited: true,
+    params: transactionParams,
+    body: cancelRequest,
+    response: cancelResponse,
+    errors: ["TRANSACTION_NOT_FOUND", "TRANSACTION_ALREADY_FINAL"],
+  }),
+};
+
+export function createTransactionRoutes(source: ServicesSource | undefined): Hono<DapiEnv> {
+  const routes = new Hono<DapiEnv>();
+  routes.post(relativePath(transactionOperations.cancel, TRANSACTIONS_PREFIX), guard(transactionOperations.cancel, source), async (c) => {
+    const { transactionId } = parseParams(c, transactionParams);
+    const body = await parseJsonBody(c, cancelRequest);
+    const reason = body.reason ?? `cancelled by ${c.var.principal.actorId}`;
+    const result = await c.var.services.transactions.cancel(transactionId, reason);
+    if (!result.accepted) {
+      throw new DapiError("TRANSACTION_ALREADY_FINAL", `transaction ${transactionId} already ended (${result.phase}); nothing was cancelled`, { data: { phase: result.phase } });
+    }
+    c.var.logger.info("transaction cancellation requested", { transactionId, phase: result.phase, actorId: c.var.principal.actorId });
+    return c.json({ acknowledged: true as const, transactionId, phase: result.phase });
+  });
+  return routes;
+}

@@ -1,0 +1,38 @@
+/**
+ * Every code a transaction can end with (or is refused with), and the HTTP status it stands for.
+ * Codes cross Restate calls in the terminal error's metadata: branch on `errorCodeOf(error)`.
+ */
+import { DomainTerminalError } from "../../../shared/errors.ts";
+
+export const TRANSACTION_ERROR_STATUS = {
+  /** No operation is stored under the transaction id. */
+  TRANSACTION_NOT_FOUND: 404,
+  /** The stored executor selection no longer parses. */
+  EXECUTOR_SELECTION_INVALID: 422,
+  /** The executor selection names a route this worker does not run. */
+  SIGNER_ROUTE_UNSUPPORTED: 422,
+  CHAIN_NOT_CONFIGURED: 422,
+  /** No key of this worker signs for the sender. */
+  SIGNER_NOT_FOUND: 422,
+  /** A contract call to an address without code; refused before any nonce is used. */
+  TARGET_HAS_NO_CODE: 422,
+  /** Reverted in gas estimation (nothing sent) or on chain (mined, failed). */
+  EXECUTION_REVERTED: 422,
+  /** Cancelled: before a nonce was taken, or by a zero-value self-transfer mined on its nonce. */
+  CANCELLED: 409,
+  /** The RPC or the database stayed away longer than the pre-broadcast budget; a dead letter says so. */
+  RETRY_BUDGET_EXHAUSTED: 503,
+  /** Other senders kept taking the nonces handed out. */
+  NONCE_RESYNC_EXHAUSTED: 503,
+  /** Blocked (not final): replacing the stuck transaction would exceed the fee cap. */
+  FEE_CAP_REACHED: 422,
+  /** A terminal failure after broadcast that has no code of its own. */
+  CONFIRMATION_FAILED: 500,
+} as const;
+
+export type TransactionErrorCode = keyof typeof TRANSACTION_ERROR_STATUS;
+
+/** A terminal error with a catalogued code and its status; `metadata` travels with it. */
+export function transactionError(code: TransactionErrorCode, message: string, metadata?: Record<string, string>): DomainTerminalError<TransactionErrorCode> {
+  return new DomainTerminalError(code, message, { httpStatus: TRANSACTION_ERROR_STATUS[code], ...(metadata ? { metadata } : {}) });
+}
