@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { waitFor } from "../../infra/local/wait-for.ts";
 import { getDeadLetter, insertDeadLetter, markDeadLetterReplayed } from "../../shared/db/repositories/dead-letters.ts";
+import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
+import { createInvocationTools } from "../helpers/restate-invocations.ts";
 import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
 import { startDapiHarness, type DapiHarness } from "../helpers/dapi-harness.ts";
@@ -34,6 +37,10 @@ describe("dead letters through the DAPI", () => {
       executor: { route: "eoa" },
     });
     expect(await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 })).toMatchObject({ phase: "dead-letter" });
+    // The status shows the phase as the run records it; the run ends a moment later.
+    await waitFor("the dead-lettered run to end", async () =>
+      (await createInvocationTools(h.stack).invocationsOf(transactionExecutionWorkflow.name, transactionId, "run")).every((row) => row.status === "completed"),
+    );
     proxy.setMode("up");
     const listed = await dapi.call<{ items: { id: string; referenceId: string; status: string }[] }>("GET", `${DEAD_LETTERS}?kind=transaction&status=open`);
     const letter = listed.body.items.find((item) => item.referenceId === transactionId);
