@@ -26,7 +26,7 @@ export type BackgroundJobsParameters = {
 /** How long a 404 for a just-registered service is retried; schema propagation takes well under this. */
 const SERVICE_PROPAGATION_TIMEOUT_MS = 30_000;
 
-async function whenServiceKnown<T>(call: () => Promise<T>, logger: Logger): Promise<T> {
+async function whenServiceKnown<T>(call: () => PromiseLike<T>, logger: Logger): Promise<T> {
   const deadline = Date.now() + SERVICE_PROPAGATION_TIMEOUT_MS;
   let delayMs = 100;
   for (;;) {
