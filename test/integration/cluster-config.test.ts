@@ -4,7 +4,7 @@
  * must come back from `restate-server --dump-config` with the value we set; and HAProxy must accept
  * the configuration the launcher writes.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -107,5 +107,15 @@ describe.skipIf(!findHaproxy() && !process.env.CI)("the generated HAProxy config
     const { stderr } = await run(haproxy, ["-c", "-f", file]);
 
     expect(stderr).not.toMatch(/ALERT|WARNING/);
+  });
+});
+
+const promtoolInstalled = spawnSync("promtool", ["--version"]).status === 0;
+
+describe.skipIf(!promtoolInstalled && !process.env.CI)("the cluster's Prometheus configuration", () => {
+  it("is valid for promtool, alert rules included", async () => {
+    if (!promtoolInstalled) throw new Error("promtool is missing: .ci/run installs it from Debian's prometheus package");
+    const { stdout } = await run("promtool", ["check", "config", "infra/prometheus/prometheus.cluster.yml"]);
+    expect(stdout).toMatch(/SUCCESS: infra\/prometheus\/prometheus.cluster.yml is valid/);
   });
 });
