@@ -18,8 +18,7 @@
 import { join, resolve } from "node:path";
 import { isNodeServing, readNodeHealth } from "../../shared/restate/node-health.ts";
 import { restateServerBinary } from "../local/binaries.ts";
-import { startManagedProcess, type ManagedProcess } from "../local/managed-process.ts";
-import { waitFor } from "../local/wait-for.ts";
+import { createRestartableProcess, type RestartableProcess } from "./restartable-process.ts";
 
 export const RESTATE_CLUSTER_CONFIG_FILE = "infra/cluster/restate-cluster.toml";
 
@@ -78,38 +77,22 @@ export function planRestateNodes(parameters: {
   });
 }
 
-export type RestateClusterNode = {
-  plan: RestateNodePlan;
-  /** The running process, or undefined after a kill or stop. */
-  current(): ManagedProcess | undefined;
-  /** Starts the node (again) with the same data folder and waits until it serves. */
-  start(options?: { timeoutMs?: number }): Promise<void>;
-  /** SIGKILL, as a crash: nothing is flushed or handed over. */
-  kill(): Promise<void>;
-  /** SIGTERM, then SIGKILL after the grace period. */
-  stop(): Promise<void>;
-};
+export type RestateClusterNode = RestartableProcess & { plan: RestateNodePlan };
 
 function createNode(plan: RestateNodePlan, configFile: string): RestateClusterNode {
-  let child: ManagedProcess | undefined;
-  const spawnNode = () => {
-    child = startManagedProcess({
+  const node = createRestartableProcess({
+    process: {
       name: `restate-${plan.name}`,
       command: restateServerBinary(),
       args: ["--no-logo", "--config-file", resolve(configFile)],
       env: plan.env,
       output: plan.logFile,
-    });
-    const started = child;
-    void started.exited.then(() => {
-      if (child === started) child = undefined;
-    });
-    return started;
-  };
-  const waitServing = (started: ManagedProcess, timeoutMs: number) =>
-    waitFor(
-      `restate node ${plan.name} to serve (log: ${plan.logFile})`,
-      async () => {
+    },
+    // Serving: alive with its partitions ready, and answering on admin and ingress.
+    serving: {
+      description: `restate node ${plan.name} to serve (log: ${plan.logFile})`,
+      intervalMs: 200,
+      check: async () => {
         const [health, admin, ingress] = await Promise.all([
           readNodeHealth(plan.nodeUrl, { timeoutMs: 1_000 }),
           fetch(`${plan.adminUrl}/health`, { signal: AbortSignal.timeout(1_000) }),
@@ -117,25 +100,10 @@ function createNode(plan: RestateNodePlan, configFile: string): RestateClusterNo
         ]);
         return isNodeServing(health) && admin.ok && ingress.ok;
       },
-      { timeoutMs, intervalMs: 200, abort: started.exited.then((e) => `exited with ${e.code ?? e.signal}`) },
-    );
-  return {
-    plan,
-    current: () => child,
-    start: async (options) => {
-      if (child) throw new Error(`restate node ${plan.name} is already running`);
-      await waitServing(spawnNode(), options?.timeoutMs ?? 90_000);
     },
-    kill: async () => {
-      const running = child;
-      if (!running) return;
-      running.kill("SIGKILL");
-      await running.exited;
-    },
-    stop: async () => {
-      await child?.stop({ graceMs: 15_000 });
-    },
-  };
+    graceMs: 15_000,
+  });
+  return { ...node, plan };
 }
 
 export type RunningRestateCluster = { nodes: RestateClusterNode[]; stop(): Promise<void> };

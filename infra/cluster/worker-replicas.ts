@@ -4,24 +4,11 @@
  * Each is an owned child process that can be SIGKILLed and started again on the same ports.
  */
 import { join, resolve } from "node:path";
-import { startManagedProcess, type ManagedProcess } from "../local/managed-process.ts";
-import { waitFor } from "../local/wait-for.ts";
+import { createRestartableProcess, type RestartableProcess } from "./restartable-process.ts";
 
 export type WorkerReplicaPorts = { endpoint: number; ops: number };
 
-export type WorkerReplica = {
-  name: string;
-  ports: WorkerReplicaPorts;
-  opsUrl: string;
-  logFile: string;
-  current(): ManagedProcess | undefined;
-  /** Starts the process and waits for its `/health/ready`. */
-  start(options?: { timeoutMs?: number }): Promise<void>;
-  /** SIGKILL: no shutdown code runs, as in a crash. */
-  kill(): Promise<void>;
-  /** SIGTERM (the worker closes its endpoint and finishes), then SIGKILL after the grace period. */
-  stop(): Promise<void>;
-};
+export type WorkerReplica = RestartableProcess & { name: string; ports: WorkerReplicaPorts; opsUrl: string; logFile: string };
 
 export function createWorkerReplica(parameters: {
   name: string;
@@ -34,40 +21,21 @@ export function createWorkerReplica(parameters: {
   const { name, host, ports } = parameters;
   const opsUrl = `http://${host}:${ports.ops}`;
   const logFile = join(parameters.logDir, `${name}.log`);
-  let child: ManagedProcess | undefined;
-  return {
-    name,
-    ports,
-    opsUrl,
-    logFile,
-    current: () => child,
-    start: async (options) => {
-      if (child) throw new Error(`${name} is already running`);
-      const started = startManagedProcess({
-        name,
-        command: process.execPath,
-        args: [resolve("services/main.ts")],
-        env: { ...parameters.env, WORKER_HOST: host, HTTP_HOST: host, WORKER_PORT: String(ports.endpoint), OPS_PORT: String(ports.ops) },
-        output: logFile,
-      });
-      child = started;
-      void started.exited.then(() => {
-        if (child === started) child = undefined;
-      });
-      await waitFor(
-        `${name} to be ready (log: ${logFile})`,
-        async () => (await fetch(`${opsUrl}/health/ready`, { signal: AbortSignal.timeout(1_000) })).status === 200,
-        { timeoutMs: options?.timeoutMs ?? 90_000, intervalMs: 100, abort: started.exited.then((e) => `exited with ${e.code ?? e.signal}`) },
-      );
+  const replica = createRestartableProcess({
+    process: {
+      name,
+      command: process.execPath,
+      args: [resolve("services/main.ts")],
+      env: { ...parameters.env, WORKER_HOST: host, HTTP_HOST: host, WORKER_PORT: String(ports.endpoint), OPS_PORT: String(ports.ops) },
+      output: logFile,
     },
-    kill: async () => {
-      const running = child;
-      if (!running) return;
-      running.kill("SIGKILL");
-      await running.exited;
+    // Ready: registered (or found unchanged) and background jobs started. SIGTERM closes the
+    // endpoint gracefully: open invocations finish.
+    serving: {
+      description: `${name} to be ready (log: ${logFile})`,
+      check: async () => (await fetch(`${opsUrl}/health/ready`, { signal: AbortSignal.timeout(1_000) })).status === 200,
     },
-    stop: async () => {
-      await child?.stop({ graceMs: 10_000 });
-    },
-  };
+    graceMs: 10_000,
+  });
+  return { ...replica, name, ports, opsUrl, logFile };
 }

@@ -64,6 +64,24 @@ async function restateCli(h: ClusterHarness, ...args: string[]): Promise<string>
 
 const sameUrl = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 
+type Drill = { before: number; after: number; intervalMs: number; fault: () => Promise<void> };
+
+/** Runs a steady load through a fault, prints what it measured, and returns it with the chain position before it. */
+async function drill(h: ClusterHarness, name: string, parameters: Drill) {
+  const position = await chainPosition(h);
+  const { result: load, spread } = await spreadDuring(h, () => runSteadyLoad(h, parameters));
+  report(name, load, spread);
+  return { load, spread, position };
+}
+
+/** Every transaction completed, exactly once on chain with no nonce gap, and the fault cost less than the bound. */
+async function expectSurvived(h: ClusterHarness, { load, position }: Awaited<ReturnType<typeof drill>>) {
+  expect(load.jobs.map((job) => job.phase)).toEqual(load.jobs.map(() => "completed"));
+  expect(await checkExactlyOnce(h, load, position)).toEqual([]);
+  expect(load.longestPauseAfterFaultMs).toBeLessThan(RECOVERY_BOUND_MS);
+  expect(load.slowestMs).toBeLessThan(RECOVERY_BOUND_MS);
+}
+
 describe.skipIf(!haproxyInstalled && !process.env.CI)("a three-node Restate cluster with two worker replicas", () => {
   let h: ClusterHarness;
   beforeAll(async () => {
@@ -75,46 +93,37 @@ describe.skipIf(!haproxyInstalled && !process.env.CI)("a three-node Restate clus
   });
 
   it("spreads invocations over both replicas", async () => {
-    const position = await chainPosition(h);
-    const { result: load, spread } = await spreadDuring(h, () => runSteadyLoad(h, { before: 12, after: 0, intervalMs: 100, fault: async () => undefined }));
-    report("baseline", load, spread);
+    const run = await drill(h, "baseline", { before: 12, after: 0, intervalMs: 100, fault: async () => undefined });
 
-    expect(load.jobs.map((job) => job.phase)).toEqual(load.jobs.map(() => "completed"));
-    expect(await checkExactlyOnce(h, load, position)).toEqual([]);
-    for (const replica of h.cluster.replicas) expect(spread[replica.name], replica.name).toBeGreaterThan(0);
+    await expectSurvived(h, run);
+    for (const replica of h.cluster.replicas) expect(run.spread[replica.name], replica.name).toBeGreaterThan(0);
   });
 
   it("completes every transaction exactly once when a restate-server node is SIGKILLed under load, and the node rejoins", async () => {
     const victim = h.cluster.nodes[1]!;
-    const generationBefore = (await readNodeHealth(victim.plan.nodeUrl)).node_id;
-    const position = await chainPosition(h);
-    const { result: load, spread } = await spreadDuring(h, () =>
-      runSteadyLoad(h, {
-        before: 8,
-        after: 8,
-        intervalMs: 150,
-        fault: async () => {
-          await victim.kill();
-          // The dead node shows in the doctor's readout while it is down.
-          const readout = await waitFor("the doctor to show the dead node", async () => {
-            const doctor = await h.doctor();
-            return doctor.nodes.items.find((item) => sameUrl(item.url, victim.plan.nodeUrl))?.status === "unreachable" ? doctor : undefined;
-          });
-          expect(readout.nodes.status).toBe("degraded");
-          await victim.start();
-        },
-      }),
-    );
-    report("restate node SIGKILL", load, spread);
+    const idBefore = (await readNodeHealth(victim.plan.nodeUrl)).node_id;
 
-    expect(load.jobs.map((job) => job.phase)).toEqual(load.jobs.map(() => "completed"));
-    expect(await checkExactlyOnce(h, load, position)).toEqual([]);
-    expect(load.longestPauseAfterFaultMs).toBeLessThan(RECOVERY_BOUND_MS);
-    expect(load.slowestMs).toBeLessThan(RECOVERY_BOUND_MS);
+    const run = await drill(h, "restate node SIGKILL", {
+      before: 8,
+      after: 8,
+      intervalMs: 150,
+      fault: async () => {
+        await victim.kill();
+        // The dead node shows in the doctor's readout while it is down.
+        const readout = await waitFor("the doctor to show the dead node", async () => {
+          const doctor = await h.doctor();
+          return doctor.nodes.items.find((item) => sameUrl(item.url, victim.plan.nodeUrl))?.status === "unreachable" ? doctor : undefined;
+        });
+        expect(readout.nodes.status).toBe("degraded");
+        await victim.start();
+      },
+    });
+
+    await expectSurvived(h, run);
     // Rejoined: the same node id, one generation later, alive in the doctor and in restatectl.
-    const health = await readNodeHealth(victim.plan.nodeUrl);
-    expect(health.node_id?.split(":")[0]).toBe(generationBefore?.split(":")[0]);
-    expect(health.node_id).not.toBe(generationBefore);
+    const idAfter = (await readNodeHealth(victim.plan.nodeUrl)).node_id;
+    expect(idAfter?.split(":")[0]).toBe(idBefore?.split(":")[0]);
+    expect(idAfter).not.toBe(idBefore);
     await waitFor("restatectl and the doctor to see every node alive", async () => {
       const [doctor, nodes] = await Promise.all([h.doctor(), restatectlNodes(h)]);
       return doctor.nodes.status === "ok" && nodes.length === 3 && nodes.every((node) => node.state === "alive");
@@ -123,91 +132,73 @@ describe.skipIf(!haproxyInstalled && !process.env.CI)("a three-node Restate clus
 
   it("sends invocations to the other replica when one is SIGKILLed under load, and the restarted replica takes traffic again", async () => {
     const victim = h.cluster.replicas[0]!;
-    const position = await chainPosition(h);
-    const { result: load, spread } = await spreadDuring(h, () =>
-      runSteadyLoad(h, {
-        before: 8,
-        after: 0,
-        intervalMs: 150,
-        fault: async () => {
-          await victim.kill();
-          await victim.start();
-        },
-      }),
-    );
-    report("worker replica SIGKILL", load, spread);
-    expect(load.jobs.map((job) => job.phase)).toEqual(load.jobs.map(() => "completed"));
-    expect(await checkExactlyOnce(h, load, position)).toEqual([]);
-    expect(load.longestPauseAfterFaultMs).toBeLessThan(RECOVERY_BOUND_MS);
-    expect(load.slowestMs).toBeLessThan(RECOVERY_BOUND_MS);
 
-    const { result: after, spread: afterSpread } = await spreadDuring(h, () =>
-      runSteadyLoad(h, { before: 8, after: 0, intervalMs: 100, fault: async () => undefined }),
-    );
-    report("after the replica restart", after, afterSpread);
-    expect(after.jobs.every((job) => job.phase === "completed")).toBe(true);
-    expect(afterSpread[victim.name]).toBeGreaterThan(0);
+    const run = await drill(h, "worker replica SIGKILL", {
+      before: 8,
+      after: 0,
+      intervalMs: 150,
+      fault: async () => {
+        await victim.kill();
+        await victim.start();
+      },
+    });
+
+    await expectSurvived(h, run);
+    const after = await drill(h, "after the replica restart", { before: 8, after: 0, intervalMs: 100, fault: async () => undefined });
+    await expectSurvived(h, after);
+    expect(after.spread[victim.name]).toBeGreaterThan(0);
   });
 
   it("survives a node and a replica SIGKILLed at once", async () => {
     const node = h.cluster.nodes[2]!;
     const replica = h.cluster.replicas[1]!;
-    const position = await chainPosition(h);
-    const { result: load, spread } = await spreadDuring(h, () =>
-      runSteadyLoad(h, {
-        before: 8,
-        after: 6,
-        intervalMs: 150,
-        fault: async () => {
-          await Promise.all([node.kill(), replica.kill()]);
-          await Promise.all([node.start(), replica.start()]);
-        },
-      }),
-    );
-    report("node and replica SIGKILL", load, spread);
-    expect(load.jobs.map((job) => job.phase)).toEqual(load.jobs.map(() => "completed"));
-    expect(await checkExactlyOnce(h, load, position)).toEqual([]);
-    expect(load.longestPauseAfterFaultMs).toBeLessThan(RECOVERY_BOUND_MS);
-    expect(load.slowestMs).toBeLessThan(RECOVERY_BOUND_MS);
+
+    const run = await drill(h, "node and replica SIGKILL", {
+      before: 8,
+      after: 6,
+      intervalMs: 150,
+      fault: async () => {
+        await Promise.all([node.kill(), replica.kill()]);
+        await Promise.all([node.start(), replica.start()]);
+      },
+    });
+
+    await expectSurvived(h, run);
   });
 
   it("survives a rolling restart of every node and every replica, one at a time, under load", async () => {
-    const position = await chainPosition(h);
-    const { result: load, spread } = await spreadDuring(h, () =>
-      runSteadyLoad(h, {
-        before: 4,
-        after: 4,
-        intervalMs: 600,
-        fault: async () => {
-          for (const node of h.cluster.nodes) {
-            await node.stop();
-            await node.start();
-          }
-          for (const replica of h.cluster.replicas) {
-            await replica.stop();
-            await replica.start();
-          }
-        },
-      }),
-    );
-    report("rolling restart", load, spread);
-    expect(load.jobs.map((job) => job.phase)).toEqual(load.jobs.map(() => "completed"));
-    expect(await checkExactlyOnce(h, load, position)).toEqual([]);
-    expect(load.longestPauseAfterFaultMs).toBeLessThan(RECOVERY_BOUND_MS);
-    expect(load.slowestMs).toBeLessThan(RECOVERY_BOUND_MS);
+    const run = await drill(h, "rolling restart", {
+      before: 4,
+      after: 4,
+      intervalMs: 600,
+      fault: async () => {
+        for (const node of h.cluster.nodes) {
+          await node.stop();
+          await node.start();
+        }
+        for (const replica of h.cluster.replicas) {
+          await replica.stop();
+          await replica.start();
+        }
+      },
+    });
+
+    await expectSurvived(h, run);
   });
 
   it("agrees with restatectl on nodes and with the restate CLI on deployments and services", async () => {
-    const [doctor, nodes, deploymentsText, servicesText] = await Promise.all([
-      h.doctor(),
-      restatectlNodes(h),
-      restateCli(h, "deployments", "list"),
-      restateCli(h, "services", "list"),
-    ]);
+    // restatectl reports the cluster's failure detector, the doctor each node's own answer: right
+    // after the rolling restart the detector may still call a node dead for a moment; they converge.
+    const asDoctorSays = (state: string) => (state === "alive" ? "alive" : state === "dead" ? "unreachable" : state);
+    const { doctor, nodes } = await waitFor("the doctor and restatectl to report the same node states", async () => {
+      const [doctor, nodes] = await Promise.all([h.doctor(), restatectlNodes(h)]);
+      const fromDoctor = JSON.stringify(doctor.nodes.items.map((item) => [item.nodeId, item.status]).sort());
+      const fromRestatectl = JSON.stringify(nodes.map((node) => [node.plain_node_id, asDoctorSays(node.state)]).sort());
+      return fromDoctor === fromRestatectl ? { doctor, nodes } : undefined;
+    });
+    const [deploymentsText, servicesText] = await Promise.all([restateCli(h, "deployments", "list"), restateCli(h, "services", "list")]);
 
-    expect(doctor.nodes.items.map((item) => [item.nodeId, item.status]).sort()).toEqual(
-      nodes.map((node) => [node.plain_node_id, node.state === "alive" ? "alive" : node.state]).sort(),
-    );
+    expect(nodes.map((node) => node.state)).toEqual(["alive", "alive", "alive"]);
     for (const node of nodes) {
       expect(doctor.nodes.items.find((item) => item.nodeId === node.plain_node_id)?.url, node.plain_node_id).toSatisfy((url: string) => sameUrl(url, node.address));
     }
