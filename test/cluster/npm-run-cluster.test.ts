@@ -27,6 +27,22 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * `count` consecutive free ports none of which is in `taken` (then added to it): the launcher puts
+ * replica i on WORKER_PORT + i and OPS_PORT + i - 1.
+ */
+async function freeConsecutivePorts(count: number, taken: Set<number>): Promise<number> {
+  for (;;) {
+    const first = await freePort();
+    const block = Array.from({ length: count }, (_, i) => first + i);
+    if (block.some((port) => port > 65535 || taken.has(port))) continue;
+    if ((await Promise.all(block.map(portIsFree))).every(Boolean)) {
+      for (const port of block) taken.add(port);
+      return first;
+    }
+  }
+}
+
 const haproxyInstalled = findHaproxy() !== undefined;
 // On a shared development machine another process may hold a fixed port; CI's machine is its own.
 const busy = (await Promise.all(fixedPorts.map(portIsFree))).some((free) => !free);
@@ -43,7 +59,10 @@ describe.skipIf((!haproxyInstalled || busy) && !process.env.CI)("npm run cluster
 
   it("starts three nodes, the balancer, the replicas and the DAPI, says ddwf ready, and stops everything on Ctrl-C", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "ddwf-npm-cluster-"));
-    const [ingress, admin, worker, ops, dapi] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const taken = new Set<number>();
+    const worker = await freeConsecutivePorts(3, taken);
+    const ops = await freeConsecutivePorts(2, taken);
+    const [ingress, admin, dapi] = [await freeConsecutivePorts(1, taken), await freeConsecutivePorts(1, taken), await freeConsecutivePorts(1, taken)];
     const child = spawn(process.execPath, [resolve("infra/cluster/start-cluster.ts")], {
       env: {
         ...process.env,
