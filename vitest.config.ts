@@ -1,11 +1,13 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Four projects:
+ * Five projects:
  * - unit: pure functions and HTTP routes through app.request(); no processes.
  * - storage: repositories and migrations on PGlite and, with TEST_DATABASE_URL, on PostgreSQL.
  * - integration: real restate-server and anvil from node_modules, started once by the global set-up.
  * - replay: the transaction, identity-recovery and webhook suites again, in always-replay mode.
+ * - cluster: node-loss drills on a three-node Restate cluster with HAProxy and worker replicas; each
+ *   file starts its own cluster. Heavy on a 2-core machine, so it runs after the other projects.
  */
 
 /** The suites the `replay` project runs again in always-replay mode. */
@@ -65,6 +67,17 @@ export default defineConfig({
           fileParallelism: false,
           // After the integration project, never at the same time: two stacks on two cores.
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        test: {
+          name: "cluster",
+          include: ["test/cluster/**/*.test.ts"],
+          testTimeout: 240_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          // Last, alone: its clusters and the integration stacks would share two cores otherwise.
+          sequence: { groupOrder: 3 },
         },
       },
     ],

@@ -19,6 +19,8 @@ export type RestateEndpoints = {
   adminUrl: string;
   ingressUrl: string;
   authToken?: string | undefined;
+  /** Node URLs (node port) whose /health the doctor reads; unset: the admin host on port 5122. */
+  nodeUrls?: string[] | undefined;
 };
 
 /**

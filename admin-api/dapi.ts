@@ -53,7 +53,12 @@ export async function startDapi(config: Config, options?: { logger?: Logger }): 
     }
     operator = createOperatorServices({
       db: database.db,
-      restate: { adminUrl: config.RESTATE_ADMIN_URL, ingressUrl: config.RESTATE_INGRESS_URL, authToken: config.RESTATE_AUTH_TOKEN },
+      restate: {
+        adminUrl: config.RESTATE_ADMIN_URL,
+        ingressUrl: config.RESTATE_INGRESS_URL,
+        authToken: config.RESTATE_AUTH_TOKEN,
+        nodeUrls: config.RESTATE_NODE_URLS,
+      },
       doctorProbeTimeoutMs: config.DOCTOR_PROBE_TIMEOUT_MS,
     });
     readiness.done("bootstrap-key");

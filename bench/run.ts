@@ -3,7 +3,8 @@
  * restate-server, anvil, embedded database and worker, measures the chain's ceiling, Restate's
  * ceiling and ddwf side by side in one run, then recovery after a SIGKILL and the worker's
  * footprint. Prints a table and writes bench/results/latest.json. No assertion here: targets are
- * compared in the output and discussed in bench/README.md.
+ * compared in the output and discussed in bench/README.md. `--cluster` compares the single node with
+ * the three-node cluster instead (bench/cluster.ts).
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
@@ -18,6 +19,12 @@ import { round } from "./stats.ts";
 const TRANSACTION_JOURNALED_STEPS = 12;
 
 const quick = process.argv.includes("--quick");
+if (process.argv.includes("--cluster")) {
+  // The single node against the three-node cluster, in one run (bench/cluster.ts).
+  const { runClusterBench } = await import("./cluster.ts");
+  await runClusterBench({ quick });
+  process.exit(0);
+}
 const size = quick
   ? { chainPerSender: 100, canaries: 60, oneSender: 30, eightSenders: 8, recovery: 10, inFlight: 200 }
   : { chainPerSender: 400, canaries: 300, oneSender: 150, eightSenders: 40, recovery: 40, inFlight: 1000 };

@@ -33,6 +33,7 @@ export async function startBenchStack(parameters: { senders: number }) {
     tools,
     senders,
     worker,
+    workerPids: () => [worker.current().pid],
     db: handle.db,
     client: createTransactionClient({ db: handle.db, ingressUrl: started.stack.restateIngressUrl }),
     stop: async () => {

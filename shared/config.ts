@@ -33,10 +33,21 @@ export const configSchema = z.object({
   RESTATE_INGRESS_URL: httpUrl.default("http://127.0.0.1:8080"),
   /** Restate admin API (registration, introspection, operator actions). */
   RESTATE_ADMIN_URL: httpUrl.optional(),
+  /**
+   * Node URLs (the node-to-node port, 5122 by default) of every Restate node, comma-separated; the
+   * doctor reads each node's own /health there. Unset: the admin URL's host on port 5122.
+   */
+  RESTATE_NODE_URLS: z
+    .string()
+    .transform((value) => value.split(",").map((url) => url.trim()).filter((url) => url.length > 0))
+    .pipe(z.array(httpUrl).min(1, "must name at least one node URL"))
+    .optional(),
   /** Bearer token for the admin API and ingress when Restate sits behind authentication. */
   RESTATE_AUTH_TOKEN: z.string().min(1, "must not be empty").optional(),
   /** Port the worker's Restate endpoint listens on. */
   WORKER_PORT: port.default(9080),
+  /** Worker processes `npm run cluster` starts behind its balancer (each on its own ports). */
+  WORKER_REPLICAS: positiveInt.max(8, "must be at most 8").default(2),
   /** Interface the worker endpoint binds to. */
   WORKER_HOST: z.string().min(1).default("127.0.0.1"),
   /** URL Restate uses to reach the worker endpoint; defaults to http://WORKER_HOST:WORKER_PORT. */
@@ -152,8 +163,9 @@ export type ConfigInput = z.input<typeof configSchema>;
 type ParsedConfig = z.output<typeof configSchema>;
 
 /** The configuration after defaults are applied; URLs that have defaults are always present. */
-export type Config = Omit<ParsedConfig, "RESTATE_ADMIN_URL" | "CHAIN_RPC_URL" | "WORKER_ADVERTISED_URL"> & {
+export type Config = Omit<ParsedConfig, "RESTATE_ADMIN_URL" | "RESTATE_NODE_URLS" | "CHAIN_RPC_URL" | "WORKER_ADVERTISED_URL"> & {
   RESTATE_ADMIN_URL: string;
+  RESTATE_NODE_URLS: string[];
   CHAIN_RPC_URL: string;
   WORKER_ADVERTISED_URL: string;
   /** Which URLs were given explicitly; `npm start` skips starting what is configured. */
@@ -164,6 +176,14 @@ export const configVariables = Object.keys(configSchema.shape) as (keyof ParsedC
 
 export const DEFAULT_RESTATE_ADMIN_URL = "http://127.0.0.1:9070";
 export const DEFAULT_CHAIN_RPC_URL = "http://127.0.0.1:8545";
+
+/** Restate's default node port on the admin API's host: where a single node's /health answers. */
+export const RESTATE_DEFAULT_NODE_PORT = 5122;
+
+export function defaultNodeUrl(adminUrl: string): string {
+  const url = new URL(adminUrl);
+  return `${url.protocol}//${url.hostname}:${RESTATE_DEFAULT_NODE_PORT}`;
+}
 
 export class ConfigError extends Error {
   readonly code = "CONFIG_INVALID";
@@ -201,6 +221,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     ...parsed,
     RESTATE_ADMIN_URL: parsed.RESTATE_ADMIN_URL ?? DEFAULT_RESTATE_ADMIN_URL,
+    RESTATE_NODE_URLS: parsed.RESTATE_NODE_URLS ?? [defaultNodeUrl(parsed.RESTATE_ADMIN_URL ?? DEFAULT_RESTATE_ADMIN_URL)],
     CHAIN_RPC_URL: parsed.CHAIN_RPC_URL ?? DEFAULT_CHAIN_RPC_URL,
     WORKER_ADVERTISED_URL:
       parsed.WORKER_ADVERTISED_URL ?? `http://${parsed.WORKER_HOST}:${parsed.WORKER_PORT}`,

@@ -1,8 +1,8 @@
 /**
- * doctor: a read-only health readout of the Restate engine. Five probes run in parallel, each bounded
- * by its own timeout: ingress (`/restate/health`), admin (`/version`), deployments, services and
+ * doctor: a read-only health readout of the Restate engine. Six probes run in parallel, each bounded
+ * by its own timeout: ingress (`/restate/health`), admin (`/version`), deployments, services,
  * invocations (counts by status and the 20 most recently modified failures, `paused` and
- * `backing-off` included since they need an operator too).
+ * `backing-off` included since they need an operator too) and nodes (doctor-nodes.ts).
  *
  * A probe that fails marks only its own component: `unreachable` when nothing answered (refused,
  * timed out), `degraded` when something answered wrongly. The readout itself fails only when the
@@ -13,8 +13,10 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { createRestateAdminClient, RestateAdminError, type RestateAdminClient } from "../../shared/restate/admin-client.ts";
 import { errorMessageOf } from "../../shared/errors.ts";
+import { defaultNodeUrl } from "../../shared/config.ts";
 import type { RestateEndpoints } from "../context.ts";
 import { redactUrlUserInfo } from "../redact.ts";
+import { doctorNodes, probeNodes } from "./doctor-nodes.ts";
 import { isoTimestamp } from "./sql.ts";
 
 export const RECENT_FAILURES_LIMIT = 20;
@@ -60,6 +62,7 @@ export const doctorResponse = z.object({
       .max(RECENT_FAILURES_LIMIT),
     error: probeError,
   }),
+  nodes: doctorNodes,
 });
 
 export type DoctorReport = z.infer<typeof doctorResponse>;
@@ -75,12 +78,14 @@ export async function runDoctor(parameters: RunDoctorParameters): Promise<Doctor
   await assertHostResolves(restate.adminUrl, probeTimeoutMs);
   const admin = createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken, timeoutMs: probeTimeoutMs });
 
-  const [ingress, version, deployments, services, invocations] = await Promise.all([
+  const nodeUrls = restate.nodeUrls ?? [defaultNodeUrl(restate.adminUrl)];
+  const [ingress, version, deployments, services, invocations, nodes] = await Promise.all([
     probe(probeTimeoutMs, () => probeIngress(restate, probeTimeoutMs)),
     probe(probeTimeoutMs, async () => versionAnswer.parse(await admin.version())),
     probe(probeTimeoutMs, async () => deploymentsAnswer.parse(await admin.listDeployments())),
     probe(probeTimeoutMs, async () => servicesAnswer.parse(await admin.listServices())),
     probe(probeTimeoutMs, () => probeInvocations(admin)),
+    probeNodes({ admin, nodeUrls, timeoutMs: probeTimeoutMs }),
   ]);
 
   const deploymentItems = (deployments.value ?? []).map((d) => ({ id: d.id, serviceUrl: d.uri, createdAt: isoTimestamp(d.created_at) }));
@@ -97,6 +102,7 @@ export async function runDoctor(parameters: RunDoctorParameters): Promise<Doctor
       recentFailures: invocations.value?.recentFailures ?? [],
       error: invocations.error,
     },
+    nodes,
   };
 }
 

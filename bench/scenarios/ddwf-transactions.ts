@@ -1,7 +1,8 @@
 /**
  * ddwf end to end: `senders × perSender` transfers submitted at once through the typed client,
  * each followed to `completed` (one confirmation). Latency is submit → completed per transaction.
- * The worker's CPU time and peak memory over the run are read from /proc.
+ * The workers' CPU time (summed over replicas) and peak memory (the largest replica) over the run are
+ * read from /proc.
  */
 import * as clients from "@restatedev/restate-sdk-clients";
 import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
@@ -11,10 +12,14 @@ import { round, summarize, type Summary } from "../stats.ts";
 
 export type DdwfRun = Summary & { cpuSecondsPer1000: number; peakRssMb: number; failed: number };
 
-export async function ddwfTransactions(bench: BenchStack, parameters: { senders: number; perSender: number; label: string }): Promise<DdwfRun> {
+/** What the scenario needs: the single-node bench stack, or the cluster's (several worker processes). */
+export type TransactionTarget = Pick<BenchStack, "senders" | "client"> & { stack: Pick<BenchStack["stack"], "restateIngressUrl" | "chainId">; workerPids(): number[] };
+
+export async function ddwfTransactions(bench: TransactionTarget, parameters: { senders: number; perSender: number; label: string }): Promise<DdwfRun> {
   const ingress = clients.connect({ url: bench.stack.restateIngressUrl });
-  const pid = bench.worker.current().pid;
-  const cpuBefore = cpuSeconds(pid);
+  const pids = bench.workerPids();
+  const cpuOf = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const cpuBefore = cpuOf();
   const latencies: number[] = [];
   let failed = 0;
   const started = performance.now();
@@ -39,6 +44,11 @@ export async function ddwfTransactions(bench: BenchStack, parameters: { senders:
     ),
   );
   const wall = performance.now() - started;
-  const cpu = cpuSeconds(pid) - cpuBefore;
-  return { ...summarize(latencies, wall), cpuSecondsPer1000: round((cpu / latencies.length) * 1000, 2), peakRssMb: round(peakRssMb(pid)), failed };
+  const cpu = cpuOf() - cpuBefore;
+  return {
+    ...summarize(latencies, wall),
+    cpuSecondsPer1000: round((cpu / latencies.length) * 1000, 2),
+    peakRssMb: round(Math.max(...pids.map((pid) => peakRssMb(pid)))),
+    failed,
+  };
 }

@@ -31,6 +31,10 @@ export function restateCliBinary(): string {
   return platformBinary(`@restatedev/restate-${process.platform}-${process.arch}`, "restate");
 }
 
+export function restatectlBinary(): string {
+  return platformBinary(`@restatedev/restatectl-${process.platform}-${process.arch}`, "restatectl");
+}
+
 export function anvilBinary(): string {
   const arch = process.arch === "x64" ? "amd64" : process.arch;
   return platformBinary(`@foundry-rs/anvil-${process.platform}-${arch}`, "anvil");

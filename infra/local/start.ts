@@ -7,54 +7,24 @@
  * database. Anything whose URL is configured (RESTATE_ADMIN_URL, CHAIN_RPC_URL, DATABASE_URL) is
  * used as it is instead of being started. A second start finds the state of the first.
  */
-import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { ConfigError, loadConfig, type Config } from "../../shared/config.ts";
 import { connectDatabase, EMBEDDED_URL_MARKER } from "../../shared/db/client.ts";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../shared/db/embedded/start-embedded-postgres.ts";
-import { migrateDatabase } from "../../shared/db/migrate.ts";
-import { countActiveApiKeys } from "../../shared/db/repositories/api-keys.ts";
-import { EXIT_CONFIG_INVALID } from "../../shared/process/run-process.ts";
 import { setUpRecoveryDemo } from "../demo/identity-recovery-demo.ts";
 import { privateKeyToAddress } from "viem/accounts";
-import { anvilDevelopmentKeys, startAnvil } from "./anvil.ts";
+import { loadConfigOrExit, ownChildren, prepareLocalDatabase, say, startLocalChain, stopAllWhenItExits, type Stoppable } from "./launcher-parts.ts";
 import { startManagedProcess, type ManagedProcess } from "./managed-process.ts";
 import { startRestateServer } from "./restate-server.ts";
 import { waitFor } from "./wait-for.ts";
 
-type Stoppable = { name: string; stop(): Promise<void> };
-
-const say = (line: string) => process.stdout.write(`${line}\n`);
-
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    process.stderr.write(`ddwf: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(error instanceof ConfigError ? EXIT_CONFIG_INVALID : 1);
-  }
+  const config = loadConfigOrExit();
   const dataDir = resolve(config.DATA_DIR);
   const logDir = join(dataDir, "logs");
   await mkdir(logDir, { recursive: true });
-  const owned: Stoppable[] = [];
-  let shuttingDown = false;
+  const children = ownChildren();
+  const shutdown = children.shutdown;
 
-  const shutdown = async (reason: string, exitCode: number) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    say(`ddwf: stopping (${reason})`);
-    for (const part of [...owned].reverse()) {
-      await part.stop().catch((error: unknown) => say(`ddwf: stopping ${part.name} failed: ${String(error)}`));
-    }
-    say("ddwf: stopped");
-    process.exit(exitCode);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT", 0));
-  process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
-
-  let devSigners: string[] = [];
   try {
     const childEnv: Record<string, string> = {};
 
@@ -65,57 +35,27 @@ async function main(): Promise<void> {
         configFile: resolve("restate.toml"),
         logFile: join(logDir, "restate-server.log"),
       });
-      owned.push({ name: "restate-server", stop: restate.stop });
-      watch(restate.process, shutdown);
+      children.add({ name: "restate-server", stop: restate.stop });
+      stopAllWhenItExits(restate.process, children);
       childEnv.RESTATE_ADMIN_URL = restate.adminUrl;
       childEnv.RESTATE_INGRESS_URL = restate.ingressUrl;
     }
 
-    if (!config.explicit.chainRpc) {
-      const port = Number(new URL(config.CHAIN_RPC_URL).port);
-      say(`ddwf: starting anvil (chain ${config.CHAIN_ID}, state in ${join(dataDir, "anvil")})`);
-      await mkdir(join(dataDir, "anvil"), { recursive: true });
-      const anvil = await startAnvil({
-        port,
-        chainId: config.CHAIN_ID,
-        stateFile: join(dataDir, "anvil", "state.json"),
-        logFile: join(logDir, "anvil.log"),
-      });
-      owned.push({ name: "anvil", stop: anvil.stop });
-      watch(anvil.process, shutdown);
-      childEnv.CHAIN_RPC_URL = anvil.rpcUrl;
-      if (config.SIGNER_DEV_KEYS.length === 0) {
-        // Our own dev chain: sign with the accounts anvil funds. Never done for a configured chain.
-        devSigners = anvilDevelopmentKeys(3);
-        childEnv.SIGNER_DEV_KEYS = devSigners.join(",");
-      }
-    }
+    const chain = await startLocalChain(config, { dataDir, logDir, children });
+    const devSigners = chain.devSigners;
+    if (!config.explicit.chainRpc) childEnv.CHAIN_RPC_URL = chain.rpcUrl;
+    if (devSigners.length > 0) childEnv.SIGNER_DEV_KEYS = devSigners.join(",");
 
-    let databaseUrl = config.DATABASE_URL;
-    if (!databaseUrl) {
-      say(`ddwf: serving the embedded database (PGlite in ${config.PGLITE_DATA_DIR})`);
-      const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir: config.PGLITE_DATA_DIR });
-      owned.push({ name: "embedded database", stop: embedded.stop });
-      databaseUrl = `${embedded.url}?${EMBEDDED_URL_MARKER}`;
-    }
+    const { databaseUrl, printedKey } = await prepareLocalDatabase(config, children);
     childEnv.DATABASE_URL = databaseUrl;
-
-    // Migrate once here, before two processes race to do it.
-    const migrator = connectDatabase({ url: databaseUrl, poolSize: 2, embedded: databaseUrl.includes(EMBEDDED_URL_MARKER) });
-    await migrateDatabase(migrator.sql);
-    let printedKey: string | undefined;
-    if (!config.DAPI_BOOTSTRAP_API_KEY && (await countActiveApiKeys(migrator.db)) === 0) {
-      printedKey = `ddwf_dev_${randomBytes(24).toString("base64url")}`;
-      childEnv.DAPI_BOOTSTRAP_API_KEY = printedKey;
-    }
-    await migrator.close();
+    if (printedKey) childEnv.DAPI_BOOTSTRAP_API_KEY = printedKey;
 
     const worker = startChild("worker", "services/main.ts", childEnv, logDir);
-    owned.push(worker);
-    watch(worker.process, shutdown);
+    children.add(worker);
+    stopAllWhenItExits(worker.process, children);
     const dapi = startChild("dapi", "admin-api/main.ts", childEnv, logDir);
-    owned.push(dapi);
-    watch(dapi.process, shutdown);
+    children.add(dapi);
+    stopAllWhenItExits(dapi.process, children);
 
     const hostUrl = (port: number) => `http://${config.HTTP_HOST}:${port}`;
     const abort = Promise.race([worker.process.exited, dapi.process.exited]).then(() => "a child process exited; see .data/logs");
@@ -176,10 +116,6 @@ function startChild(name: string, entry: string, env: Record<string, string>, lo
     output: join(logDir, `${name}.log`),
   });
   return { name, process: child, stop: () => child.stop({ graceMs: 10_000 }) };
-}
-
-function watch(child: ManagedProcess, shutdown: (reason: string, code: number) => Promise<void>): void {
-  void child.exited.then(({ code, signal }) => shutdown(`${child.name} exited unexpectedly (${code ?? signal})`, 1));
 }
 
 async function isReady(url: string): Promise<boolean> {

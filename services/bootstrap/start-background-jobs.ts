@@ -3,7 +3,9 @@
  * and one ExchangeRateScheduler per configured currency pair.
  * Each `start` is idempotent (see shared/restate/recurring-object.ts), so every boot of every
  * replica calls it and exactly one loop per key runs. Restate may go away between registration and
- * these calls: each is tried again, with backoff, until ingress answers (readiness waits meanwhile).
+ * these calls, and on a multi-node cluster the ingress node that answers may not know a service
+ * registered a moment ago on another node (a 404 until the schema reaches it): each call is tried
+ * again, with backoff, until ingress answers (readiness waits meanwhile).
  */
 import * as clients from "@restatedev/restate-sdk-clients";
 import type { Logger } from "../../shared/logger.ts";

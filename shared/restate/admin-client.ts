@@ -45,6 +45,8 @@ export type RestateAdminClient = {
   readonly baseUrl: string;
   health(): Promise<void>;
   version(): Promise<{ version: string; [field: string]: unknown }>;
+  /** `GET /cluster-health`: the cluster's name and the members of its replicated metadata store. */
+  clusterHealth(): Promise<unknown>;
   listDeployments(): Promise<DeploymentSummary[]>;
   getDeployment(id: string): Promise<DeploymentDetails>;
   registerDeployment(parameters: { uri: string; force: boolean; dryRun?: boolean }): Promise<RegisterDeploymentResult>;
@@ -124,6 +126,7 @@ export function createRestateAdminClient(parameters: CreateRestateAdminClientPar
       await request("GET", "/health");
     },
     version: () => json("GET", "/version"),
+    clusterHealth: () => json("GET", "/cluster-health"),
     listDeployments: async () => (await json<{ deployments: DeploymentSummary[] }>("GET", "/deployments")).deployments,
     getDeployment: (id) => json("GET", `/deployments/${encodeURIComponent(id)}`),
     registerDeployment: async ({ uri, force, dryRun }) => {

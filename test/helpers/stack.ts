@@ -13,6 +13,8 @@ import { startRestateServer } from "../../infra/local/restate-server.ts";
 export type TestStack = {
   restateIngressUrl: string;
   restateAdminUrl: string;
+  /** The node port's URL (`/health`, `/metrics`); null where the provider does not expose it. */
+  restateNodeUrl: string | null;
   chainRpcUrl: string;
   chainId: number;
   /** Where processes started by tests write their logs. */
@@ -64,6 +66,7 @@ export const binariesStackProvider: StackProvider = {
       stack: {
         restateIngressUrl: restate.ingressUrl,
         restateAdminUrl: restate.adminUrl,
+        restateNodeUrl: restate.nodeUrl,
         chainRpcUrl: anvil.rpcUrl,
         chainId: anvil.chainId,
         logDir: LOG_DIR,
@@ -102,6 +105,7 @@ export const testcontainersStackProvider: StackProvider = {
       stack: {
         restateIngressUrl: `http://${host}:${restate.getMappedPort(8080)}`,
         restateAdminUrl: `http://${host}:${restate.getMappedPort(9070)}`,
+        restateNodeUrl: null,
         chainRpcUrl: `http://${anvil.getHost()}:${anvil.getMappedPort(8545)}`,
         chainId: 31337,
         logDir: LOG_DIR,

@@ -6,6 +6,7 @@ const stack = inject("stack");
 const ROUTES_USED: [method: string, path: string][] = [
   ["get", "/health"],
   ["get", "/version"],
+  ["get", "/cluster-health"],
   ["get", "/deployments"],
   ["post", "/deployments"],
   ["get", "/deployments/{deployment}"],
