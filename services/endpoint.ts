@@ -14,6 +14,8 @@ import { createRestateLogTransport } from "../shared/logger.ts";
 import type { SignerRegistry } from "../shared/signers/signer-registry.ts";
 import type { EngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import { createTransactionProcessor } from "./transaction-processor/object.ts";
+import { createAssetIssuanceSteps } from "./workflows/asset-issuance/steps.ts";
+import { createAssetIssuanceWorkflow } from "./workflows/asset-issuance/workflow.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
 import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
 import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
@@ -52,6 +54,7 @@ export function createServices(dependencies: EndpointDependencies) {
     createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step), metrics }),
     createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
+    createAssetIssuanceWorkflow(createAssetIssuanceSteps({ db, chains, metrics })),
     createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
     createExchangeRateScheduler({ db, settings: dependencies.exchangeRates }),
     createChainMonitor({ chains, settings: { blockPollMs: dependencies.chainMonitor.blockPollMs } }),

@@ -11,8 +11,14 @@ import type { Meter } from "@opentelemetry/api";
 import { TRANSACTION_PHASES, type TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
 
 /** The workflow types counted in `dalp.ddwf.workflow.completed` (every `restate.workflow` ddwf binds). */
-export const WORKFLOW_TYPES = ["EngineCanary", "TransactionExecutionWorkflow", "IdentityRecoveryWorkflow", "WebhookDeliveryWorkflow"] as const;
-export const DEAD_LETTER_KINDS = ["transaction", "identity-recovery", "webhook-delivery"] as const;
+export const WORKFLOW_TYPES = [
+  "EngineCanary",
+  "TransactionExecutionWorkflow",
+  "IdentityRecoveryWorkflow",
+  "AssetIssuanceWorkflow",
+  "WebhookDeliveryWorkflow",
+] as const;
+export const DEAD_LETTER_KINDS = ["transaction", "identity-recovery", "asset-issuance", "webhook-delivery"] as const;
 const WEBHOOK_OUTCOMES = ["delivered", "failed", "dead-letter"] as const;
 const RECONCILIATION_KINDS = ["record-repaired", "workflow-redriven", "nonce-resynced", "nonce-gap"] as const;
 const REPLACEMENT_OUTCOMES = ["replaced", "refused"] as const;
