@@ -23,11 +23,18 @@ export function createContractWriter(parameters: { rpcUrl: string; chain: Chain;
     },
     /**
      * Calls `functionName` of `contract` at `address` and waits for it; throws when it reverts.
-     * `wait: false` returns once the node has the transaction (for a test that mines by hand).
+     * `wait: false` returns once the node has the transaction (for a test that mines by hand);
+     * `fees` fixes its fees (a lower tip places it after others in the block anvil mines).
      */
-    send: async (contract: string, address: Hex, functionName: string, args: unknown[], options?: { wait?: boolean; gas?: bigint }): Promise<Hex> => {
+    send: async (
+      contract: string,
+      address: Hex,
+      functionName: string,
+      args: unknown[],
+      options?: { wait?: boolean; fees?: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } },
+    ): Promise<Hex> => {
       const { abi } = await compiledContract(contract);
-      const hash = await wallet.writeContract({ address, abi, functionName, args, ...(options?.gas ? { gas: options.gas } : {}) });
+      const hash = await wallet.writeContract({ address, abi, functionName, args, ...options?.fees });
       if (options?.wait === false) return hash;
       const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
       if (receipt.status !== "success") throw new Error(`${contract}.${functionName} reverted`);
