@@ -134,6 +134,25 @@ describe("AssetIssuanceWorkflow", () => {
     await expectIssued(setup, await issuances.waitForIssuance(setup.issuanceId));
   });
 
+  it("refuses through ingress a request that fails its schema, naming the field", async () => {
+    const request = {
+      organizationId: h.organizationId,
+      chainId: h.stack.chainId,
+      identityRegistry: issuer().address,
+      issuer: { signerAddress: issuer().address, executor: { route: "eoa" } },
+      token: { name: "Bond", symbol: "BND", decimals: 0 },
+      allocations: [{ investor: "0x1234", amount: "1" }],
+      compliance: { maxHolders: 1, allowedJurisdictions: [56] },
+    };
+    const answer = await fetch(`${h.stack.restateIngressUrl}/AssetIssuanceWorkflow/${newIssuanceId()}/run`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(request),
+    });
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toMatch(/allocations\/0\/investor.*must be a 20-byte hex address/);
+  });
+
   it("ends failed before deploying anything when an investor is not eligible", async () => {
     const { registry, investors, request, fromBlock, issuanceId } = await setUp();
     await registry.removeInvestor(investors[2]!);

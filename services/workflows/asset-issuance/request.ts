@@ -12,7 +12,7 @@ const address = z
   .transform((value) => value.toLowerCase() as `0x${string}`);
 const positiveAmount = z
   .string()
-  .regex(/^\d+$/, "must be an integer amount in the token's base units, in decimal")
+  .regex(/^\d+$/, { message: "must be an integer amount in the token's base units, in decimal", abort: true })
   .refine((value) => BigInt(value) > 0n && BigInt(value) < 2n ** 256n, "must be above 0 and below 2^256");
 
 /** The key of AssetIssuanceWorkflow; its transaction ids append `-<step>`, which keeps them within 128 characters. */
