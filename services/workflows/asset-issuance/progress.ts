@@ -29,7 +29,7 @@ export type IssuanceContext = restate.WorkflowContext<IssuanceState>;
 export const UNTIL_DONE: StepRetryPolicy = { initialRetryInterval: { milliseconds: 200 }, maxRetryInterval: { milliseconds: 5_000 }, retryIntervalFactor: 2 };
 
 export function initialStatus(issuanceId: string): IssuanceStatus {
-  return { issuanceId, stage: "checking-eligibility", tokenAddress: null, complianceAddress: null, steps: [], compensation: null, error: null };
+  return { issuanceId, stage: "submitted", tokenAddress: null, complianceAddress: null, steps: [], compensation: null, error: null };
 }
 
 export function createIssuanceProgress(ctx: IssuanceContext, request: IssuanceRequest, steps: AssetIssuanceSteps) {

@@ -3,6 +3,8 @@ import type { Hex } from "viem";
 import type { SagaOutcome } from "../../../shared/restate/saga.ts";
 
 export const ISSUANCE_STAGES = [
+  /** Before the workflow has run (or for an id never submitted). */
+  "submitted",
   "checking-eligibility",
   "deploying",
   "configuring-compliance",
@@ -50,7 +52,7 @@ export type IneligibleInvestor = { investor: Hex; reason: "not-verified" | "juri
  * one to the issuer (`outcome`: `issued`, `compensated`, `needs-operator`).
  */
 export const ISSUANCE_EVENT_TYPES = [
-  ...ISSUANCE_STAGES.map((stage) => `asset-issuance.${stage}` as const),
+  ...ISSUANCE_STAGES.filter((stage) => stage !== "submitted").map((stage) => `asset-issuance.${stage}` as const),
   "asset-issuance.investor-notice",
   "asset-issuance.issuer-notice",
 ] as const;
