@@ -2,6 +2,7 @@
  * What a DAPI request can see: its request id, the caller (once authenticated) and the services the
  * routes work with. Services are handed in by `dapi.ts` (or a test); nothing here reads the environment.
  */
+import type { DeadLetterKind } from "../shared/db/schema/index.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import type { Permission } from "./auth/permissions.ts";
@@ -32,7 +33,8 @@ export type DeadLetterReplay = {
   resubmit(referenceId: string): Promise<{ invocationId: string }>;
 };
 
-export type DeadLetterReplays = Partial<Record<"transaction" | "webhook-delivery" | "identity-recovery", DeadLetterReplay>>;
+/** Kinds without an entry (identity recovery, asset issuance: their letters need an operator) are refused. */
+export type DeadLetterReplays = Partial<Record<DeadLetterKind, DeadLetterReplay>>;
 
 /** What the transaction routes do, through the typed transaction client. */
 export type TransactionOperations = {

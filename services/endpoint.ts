@@ -17,6 +17,8 @@ import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import { createTransactionProcessor } from "./transaction-processor/object.ts";
 import { createProcessorSteps } from "./transaction-processor/steps.ts";
 import { createTransactionSteps } from "./workflows/transaction-execution/steps.ts";
+import { createAssetIssuanceSteps } from "./workflows/asset-issuance/steps.ts";
+import { createAssetIssuanceWorkflow } from "./workflows/asset-issuance/workflow.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
 import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
 import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
@@ -66,6 +68,7 @@ export function createServices(dependencies: EndpointDependencies) {
     createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step), metrics }),
     createTransactionExecutionWorkflow({ db, steps: transactionSteps, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
+    createAssetIssuanceWorkflow(createAssetIssuanceSteps({ db, chains, metrics })),
     createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
     createExchangeRateScheduler({ db, settings: dependencies.exchangeRates }),
     createChainMonitor({ chains, settings: { blockPollMs: dependencies.chainMonitor.blockPollMs } }),

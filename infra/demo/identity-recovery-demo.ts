@@ -5,11 +5,12 @@
  */
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { defineChain, parseEther, type Hex } from "viem";
+import { parseEther, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { Database } from "../../shared/db/client.ts";
 import { createIdentityRecoveryClient } from "../../services/workflows/identity-recovery/client.ts";
 import { deployIdentityRecoveryContracts } from "../contracts/deploy-identity-recovery.ts";
+import { localChain } from "./demo-setup.ts";
 
 export type RecoveryDemo = { invitationId: string; registry: Hex; tokens: Hex[]; lostWallet: Hex };
 
@@ -24,12 +25,7 @@ export async function setUpRecoveryDemo(parameters: {
   if (existsSync(parameters.stateFile)) {
     return { demo: JSON.parse(await readFile(parameters.stateFile, "utf8")) as RecoveryDemo, created: false };
   }
-  const chain = defineChain({
-    id: parameters.chainId,
-    name: "anvil",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [parameters.rpcUrl] } },
-  });
+  const chain = localChain(parameters.chainId, parameters.rpcUrl);
   const contracts = await deployIdentityRecoveryContracts({
     rpcUrl: parameters.rpcUrl,
     chain,

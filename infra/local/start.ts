@@ -10,6 +10,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { connectDatabase, EMBEDDED_URL_MARKER } from "../../shared/db/client.ts";
+import { setUpIssuanceDemo } from "../demo/asset-issuance-demo.ts";
 import { setUpRecoveryDemo } from "../demo/identity-recovery-demo.ts";
 import { privateKeyToAddress } from "viem/accounts";
 import { loadConfigOrExit, ownChildren, prepareLocalDatabase, say, startLocalChain, stopAllWhenItExits, type Stoppable } from "./launcher-parts.ts";
@@ -64,8 +65,8 @@ async function main(): Promise<void> {
       waitFor("the DAPI to be ready", () => isReady(`${hostUrl(config.DAPI_PORT)}/health/ready`), { timeoutMs: 120_000, abort }),
     ]);
 
-    // On its own chain, npm start sets up the identity-recovery demo once (state in DATA_DIR).
-    let demoLine: string | undefined;
+    // On its own chain, npm start sets up the identity-recovery and asset-issuance demos once (state in DATA_DIR).
+    const demoLines: string[] = [];
     if (devSigners.length > 0) {
       const demoDb = connectDatabase({ url: databaseUrl, poolSize: 2, embedded: databaseUrl.includes(EMBEDDED_URL_MARKER) });
       try {
@@ -77,7 +78,17 @@ async function main(): Promise<void> {
           db: demoDb.db,
           ingressUrl: childEnv.RESTATE_INGRESS_URL ?? config.RESTATE_INGRESS_URL,
         });
-        demoLine = `  Demo              invitation ${demo.invitationId} waits for its investor: npm run demo:accept -- ${demo.invitationId}`;
+        demoLines.push(`  Demo              invitation ${demo.invitationId} waits for its investor: npm run demo:accept -- ${demo.invitationId}`);
+        const { demo: issuance } = await setUpIssuanceDemo({
+          stateFile: join(dataDir, "demo-asset-issuance.json"),
+          rpcUrl: childEnv.CHAIN_RPC_URL ?? config.CHAIN_RPC_URL,
+          chainId: config.CHAIN_ID,
+          registryAgentPrivateKey: devSigners[1] as `0x${string}`,
+          issuerPrivateKey: devSigners[2] as `0x${string}`,
+          db: demoDb.db,
+          ingressUrl: childEnv.RESTATE_INGRESS_URL ?? config.RESTATE_INGRESS_URL,
+        });
+        demoLines.push(`  Demo              issuance ${issuance.issuanceId} of a token to three investors: npm run demo:issuance -- ${issuance.issuanceId}`);
       } finally {
         await demoDb.close();
       }
@@ -97,7 +108,7 @@ async function main(): Promise<void> {
     if (devSigners.length > 0) {
       say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);
     }
-    if (demoLine) say(demoLine);
+    for (const line of demoLines) say(line);
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);
     say("");
     say(`ddwf ready: worker and DAPI are up (Ctrl-C stops everything)`);

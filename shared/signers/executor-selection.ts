@@ -23,7 +23,8 @@ export function sameExecutorSelection(a: ExecutorSelection, b: ExecutorSelection
   return canonicalJson(a) === canonicalJson(b);
 }
 
-function canonicalJson(value: unknown): string {
+/** JSON with object keys sorted at every level: equal for equal values, whatever the key order. */
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value).sort(([a], [b]) => a.localeCompare(b));

@@ -12,8 +12,14 @@ import { NONCE_FILL_REASONS, TRANSACTION_PHASES, type NonceFillReason, type Tran
 import type { ReconciliationFinding } from "../db/schema/reconciliation-reports.ts";
 
 /** The workflow types counted in `dalp.ddwf.workflow.completed` (every `restate.workflow` ddwf binds). */
-export const WORKFLOW_TYPES = ["EngineCanary", "TransactionExecutionWorkflow", "IdentityRecoveryWorkflow", "WebhookDeliveryWorkflow"] as const;
-export const DEAD_LETTER_KINDS = ["transaction", "identity-recovery", "webhook-delivery"] as const;
+export const WORKFLOW_TYPES = [
+  "EngineCanary",
+  "TransactionExecutionWorkflow",
+  "IdentityRecoveryWorkflow",
+  "AssetIssuanceWorkflow",
+  "WebhookDeliveryWorkflow",
+] as const;
+export const DEAD_LETTER_KINDS = ["transaction", "identity-recovery", "asset-issuance", "webhook-delivery"] as const;
 const WEBHOOK_OUTCOMES = ["delivered", "failed", "dead-letter"] as const;
 const RECONCILIATION_KINDS = [
   "record-repaired",

@@ -109,6 +109,7 @@ describe("observability of running workflows", () => {
       EngineCanary: { success: 2, terminal_error: 1 },
       TransactionExecutionWorkflow: { success: 2, terminal_error: 2 },
       IdentityRecoveryWorkflow: { success: 0, terminal_error: 1 },
+      AssetIssuanceWorkflow: { success: 0, terminal_error: 0 },
       WebhookDeliveryWorkflow: { success: 2, terminal_error: 1 },
     };
     const counted = (text: string) =>
@@ -138,7 +139,7 @@ describe("observability of running workflows", () => {
     expect(sumSamples(text, "dalp_ddwf_dead_letters_total")).toBe(0);
     expect(sumSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "registered" })).toBe(1);
     expect(sumSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "failed" })).toBe(0);
-    expect(sumSamples(text, "dalp_ddwf_services_bound")).toBe(8);
+    expect(sumSamples(text, "dalp_ddwf_services_bound")).toBe(9);
     expect(sumSamples(text, "dalp_ddwf_startup_duration_ms")).toBeGreaterThan(0);
     expect(sumSamples(text, "dalp_ddwf_exchange_rate_schedulers_active")).toBe(0); // no EXCHANGE_RATE_PAIRS here
 

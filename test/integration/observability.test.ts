@@ -47,7 +47,7 @@ describe("observability", () => {
       expect(checked.stderr + checked.stdout).not.toMatch(/error parsing|parse error/i);
     }
     expect(sumSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "registered" })).toBe(1);
-    expect(sumSamples(text, "dalp_ddwf_services_bound")).toBe(8);
+    expect(sumSamples(text, "dalp_ddwf_services_bound")).toBe(9);
     expect(sumSamples(text, "dalp_ddwf_startup_duration_ms")).toBeGreaterThan(0);
     expect(sumSamples(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "TransactionExecutionWorkflow", outcome: "success" })).toBe(3);
     expect(sumSamples(text, "dalp_ddwf_workflow_completed_total", { workflow_type: "TransactionExecutionWorkflow", outcome: "terminal_error" })).toBe(1);

@@ -44,7 +44,7 @@ describe("worker start-up", () => {
     expect(deployment?.services.map((s) => s.name)).toContain("EngineCanary");
     const metrics = await (await fetch(`${worker.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(/dalp_ddwf_endpoint_registrations_total\{[^}]*outcome="registered"[^}]*\} 1/);
-    expect(metrics).toMatch(/dalp_ddwf_services_bound\{[^}]*\} 8/);
+    expect(metrics).toMatch(/dalp_ddwf_services_bound\{[^}]*\} 9/);
   });
 
   it("runs in the test's own process too, when nothing needs killing", async () => {
@@ -53,6 +53,7 @@ describe("worker start-up", () => {
       expect((await fetch(`http://127.0.0.1:${running.opsPort}/health/ready`)).status).toBe(200);
       const deployment = (await admin.listDeployments()).find((d) => d.id === running.deploymentId);
       expect(deployment?.services.map((s) => s.name).sort()).toEqual([
+        "AssetIssuanceWorkflow",
         "ChainMonitor",
         "EngineCanary",
         "ExchangeRateScheduler",

@@ -58,6 +58,7 @@ describe("observability: exposed names", () => {
     expect(Object.fromEntries(DEAD_LETTER_KINDS.map((kind) => [kind, findSamples(text, "dalp_ddwf_dead_letters_total", { kind })[0]?.value]))).toEqual({
       transaction: 1,
       "identity-recovery": 0,
+      "asset-issuance": 0,
       "webhook-delivery": 0,
     });
     expect(findSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "failed" }).map((s) => s.value)).toEqual([0]);

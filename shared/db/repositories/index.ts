@@ -9,3 +9,4 @@ export * from "./reconciliation.ts";
 export * from "./exchange-rates.ts";
 export * from "./transaction-signatures.ts";
 export * from "./nonce-fills.ts";
+export * from "./asset-issuances.ts";

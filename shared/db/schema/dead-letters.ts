@@ -1,7 +1,7 @@
 /** Work that spent its retry budget: kept with its cause until an operator replays or discards it. */
 import { index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
-export const DEAD_LETTER_KINDS = ["transaction", "webhook-delivery", "identity-recovery"] as const;
+export const DEAD_LETTER_KINDS = ["transaction", "webhook-delivery", "identity-recovery", "asset-issuance"] as const;
 export type DeadLetterKind = (typeof DEAD_LETTER_KINDS)[number];
 export const DEAD_LETTER_STATUSES = ["open", "replayed", "discarded"] as const;
 export type DeadLetterStatus = (typeof DEAD_LETTER_STATUSES)[number];

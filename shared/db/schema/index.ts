@@ -7,3 +7,4 @@ export * from "./canary-steps.ts";
 export * from "./recovery-invitations.ts";
 export * from "./reconciliation-reports.ts";
 export * from "./exchange-rates.ts";
+export * from "./asset-issuances.ts";
