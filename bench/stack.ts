@@ -9,6 +9,7 @@ import { connectDatabase, EMBEDDED_URL_MARKER } from "../shared/db/client.ts";
 import { startEmbeddedPostgres } from "../shared/db/embedded/start-embedded-postgres.ts";
 import { migrateDatabase } from "../shared/db/migrate.ts";
 import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
+import { postgresTarget } from "../test/storage/database-targets.ts";
 
 export async function startBenchStack(parameters: { senders: number }) {
   const started = await binariesStackProvider.start();
@@ -46,3 +47,33 @@ export async function startBenchStack(parameters: { senders: number }) {
 }
 
 export type BenchStack = Awaited<ReturnType<typeof startBenchStack>>;
+
+/**
+ * The same stack with the worker on PostgreSQL: the embedded worker stops, a worker on a fresh
+ * database of `serverUrl` starts (and registers, so Restate now calls it), with a client on that
+ * database. `stop` drops the database and brings the embedded worker back.
+ */
+export async function switchToPostgres(bench: BenchStack, serverUrl: string) {
+  const target = await postgresTarget(serverUrl).open({ poolSize: 8 });
+  await bench.worker.stop();
+  const env = await workerEnvironment(bench.stack, target.url, {
+    SIGNER_DEV_KEYS: bench.senders.map((s) => s.privateKey).join(","),
+    TX_RECEIPT_POLL_INTERVAL_MS: "200",
+    CHAIN_MONITOR_POLL_MS: "100",
+    LOG_LEVEL: "warn",
+    DATABASE_POOL_SIZE: "10",
+  });
+  const worker = createWorkerProcess(bench.stack, env, "bench-worker-postgres");
+  await worker.start();
+  return {
+    stack: bench.stack,
+    senders: bench.senders,
+    workerPids: () => [worker.current().pid],
+    client: createTransactionClient({ db: target.handle.db, ingressUrl: bench.stack.restateIngressUrl }),
+    stop: async () => {
+      await worker.stop();
+      await target.close();
+      await bench.worker.start();
+    },
+  };
+}

@@ -1,6 +1,8 @@
 /**
- * ddwf end to end: `senders × perSender` transfers submitted at once through the typed client,
- * each followed to `completed` (one confirmation). Latency is submit → completed per transaction.
+ * ddwf end to end: `senders × perSender` transfers through the typed client, each followed to
+ * `completed` (one confirmation): all submitted at once, or `concurrency` at a time (a closed loop,
+ * as the Restate floor is driven). Latency is submit → completed per transaction; `submit` is
+ * submit → accepted with its status readable (the platform's view of the call).
  * The workers' CPU time (summed over replicas) and peak memory (the largest replica) over the run are
  * read from /proc.
  */
@@ -10,43 +12,57 @@ import { cpuSeconds, peakRssMb } from "../process-stats.ts";
 import type { BenchStack } from "../stack.ts";
 import { round, summarize, type Summary } from "../stats.ts";
 
-export type DdwfRun = Summary & { cpuSecondsPer1000: number; peakRssMb: number; failed: number };
+export type DdwfRun = Summary & { cpuSecondsPer1000: number; peakRssMb: number; failed: number; submit: Summary };
 
 /** What the scenario needs: the single-node bench stack, or the cluster's (several worker processes). */
 export type TransactionTarget = Pick<BenchStack, "senders" | "client"> & { stack: Pick<BenchStack["stack"], "restateIngressUrl" | "chainId">; workerPids(): number[] };
 
-export async function ddwfTransactions(bench: TransactionTarget, parameters: { senders: number; perSender: number; label: string }): Promise<DdwfRun> {
+export async function ddwfTransactions(
+  bench: TransactionTarget,
+  parameters: { senders: number; perSender: number; label: string; concurrency?: number },
+): Promise<DdwfRun> {
   const ingress = clients.connect({ url: bench.stack.restateIngressUrl });
   const pids = bench.workerPids();
   const cpuOf = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const cpuBefore = cpuOf();
   const latencies: number[] = [];
+  const submitLatencies: number[] = [];
   let failed = 0;
+  const senders = bench.senders.slice(0, parameters.senders);
+  const total = senders.length * parameters.perSender;
+  const one = async (i: number) => {
+    const sender = senders[i % senders.length]!;
+    const transactionId = `bench_${parameters.label}_${sender.address.slice(2, 10)}_${i}_${crypto.randomUUID().slice(0, 8)}`;
+    const t0 = performance.now();
+    await bench.client.submitTransaction({
+      transactionId,
+      organizationId: "bench",
+      chainId: bench.stack.chainId,
+      signerAddress: sender.address,
+      target: sender.address,
+      value: "1",
+      executor: { route: "eoa" },
+    });
+    await bench.client.getTransactionStatus(transactionId);
+    submitLatencies.push(performance.now() - t0);
+    const status = await ingress.workflowClient(transactionExecutionWorkflow, transactionId).workflowAttach();
+    if (status.phase !== "completed") failed += 1;
+    latencies.push(performance.now() - t0);
+  };
   const started = performance.now();
-  await Promise.all(
-    bench.senders.slice(0, parameters.senders).flatMap((sender) =>
-      Array.from({ length: parameters.perSender }, async (_, i) => {
-        const transactionId = `bench_${parameters.label}_${sender.address.slice(2, 10)}_${i}_${crypto.randomUUID().slice(0, 8)}`;
-        const t0 = performance.now();
-        await bench.client.submitTransaction({
-          transactionId,
-          organizationId: "bench",
-          chainId: bench.stack.chainId,
-          signerAddress: sender.address,
-          target: sender.address,
-          value: "1",
-          executor: { route: "eoa" },
-        });
-        const status = await ingress.workflowClient(transactionExecutionWorkflow, transactionId).workflowAttach();
-        if (status.phase !== "completed") failed += 1;
-        latencies.push(performance.now() - t0);
-      }),
-    ),
-  );
+  if (parameters.concurrency) {
+    let next = 0;
+    await Promise.all(Array.from({ length: parameters.concurrency }, async () => {
+      while (next < total) await one(next++);
+    }));
+  } else {
+    await Promise.all(Array.from({ length: total }, (_, i) => one(i)));
+  }
   const wall = performance.now() - started;
   const cpu = cpuOf() - cpuBefore;
   return {
     ...summarize(latencies, wall),
+    submit: summarize(submitLatencies, wall),
     cpuSecondsPer1000: round((cpu / latencies.length) * 1000, 2),
     peakRssMb: round(Math.max(...pids.map((pid) => peakRssMb(pid)))),
     failed,

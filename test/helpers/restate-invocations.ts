@@ -48,8 +48,14 @@ export function createInvocationTools(stack: TestStack) {
       await admin.cancelInvocation(run.id);
       return run;
     },
-    /** Purges every finished invocation of a key, as retention ending would. */
+    /**
+     * Purges every invocation of a key once its `run` has finished (a status shows `completed` a
+     * moment before the run ends), as retention ending would.
+     */
     purgeFinished: async (service: string, key: string) => {
+      await waitFor(`the runs of ${service}/${key} to finish`, async () =>
+        (await invocationsOf(service, key, "run")).every((row) => row.status === "completed") ? true : undefined,
+      );
       for (const row of await invocationsOf(service, key)) {
         if (row.status === "completed") await admin.purgeInvocation(row.id);
       }
