@@ -40,6 +40,8 @@ export type OperatorServices = {
   restate: RestateEndpoints;
   /** Upper bound for each doctor probe. */
   doctorProbeTimeoutMs: number;
+  /** `host:port` targets force-redeploy may register although they look like Restate's own ports or link-local addresses. */
+  redeployAllow: readonly string[];
   /** Dead-letter kinds that can be replayed, and how. */
   replays: DeadLetterReplays;
 };
@@ -49,6 +51,8 @@ export type DapiEnv = {
     requestId: string;
     services: OperatorServices;
     principal: Principal;
+    /** The X-Api-Key of an authenticated request: masked wherever it would be stored or logged. */
+    presentedApiKey: string;
     logger: Logger;
   };
 };

@@ -15,11 +15,18 @@ import type { OperatorServices, RestateEndpoints } from "./context.ts";
 import { DapiError } from "./errors.ts";
 import { createDatabaseStores } from "./stores.ts";
 
+/** Default of DAPI_RESTATE_TIMEOUT_MS. */
+export const DEFAULT_RESTATE_TIMEOUT_MS = 5_000;
+
 export type CreateOperatorServicesParameters = {
   db: Database;
   restate: RestateEndpoints;
   /** DOCTOR_PROBE_TIMEOUT_MS of the configuration. */
   doctorProbeTimeoutMs: number;
+  /** DAPI_RESTATE_TIMEOUT_MS: upper bound of each admin API call of the operator routes. */
+  restateTimeoutMs?: number;
+  /** DAPI_REDEPLOY_ALLOW. */
+  redeployAllow?: readonly string[];
 };
 
 export function createOperatorServices(parameters: CreateOperatorServicesParameters): OperatorServices {
@@ -29,9 +36,10 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
   const ingress = clients.connect({ url: restate.ingressUrl, ...(authHeaders ? { headers: authHeaders } : {}) });
   return {
     stores: createDatabaseStores(db),
-    admin: createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken }),
+    admin: createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken, timeoutMs: parameters.restateTimeoutMs ?? DEFAULT_RESTATE_TIMEOUT_MS }),
     restate,
     doctorProbeTimeoutMs: parameters.doctorProbeTimeoutMs,
+    redeployAllow: parameters.redeployAllow ?? [],
     replays: {
       transaction: { serviceName: TRANSACTION_EXECUTION_WORKFLOW, resubmit: (transactionId) => resubmitTransaction(transactionId) },
       "webhook-delivery": {

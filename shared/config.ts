@@ -53,6 +53,14 @@ export const configSchema = z.object({
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   /** Upper bound of each probe the DAPI's doctor route runs (ingress, admin, deployments, ...). */
   DOCTOR_PROBE_TIMEOUT_MS: positiveInt.max(60_000, "must be at most 60000").default(3_000),
+  /** Upper bound of each Restate admin API call the DAPI's operator routes make; past it they answer RESTATE_ADMIN_UNREACHABLE. */
+  DAPI_RESTATE_TIMEOUT_MS: positiveInt.max(120_000, "must be at most 120000").default(5_000),
+  /** `host:port` targets force-redeploy may register although they are Restate's own ports or link-local/metadata addresses. */
+  DAPI_REDEPLOY_ALLOW: z
+    .string()
+    .transform((value) => value.split(",").map((entry) => entry.trim().toLowerCase()).filter((entry) => entry.length > 0))
+    .pipe(z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$|^\[[0-9a-f:.]+\]:\d{1,5}$/, "each entry must be host:port")))
+    .default([]),
   /** First operator API key, stored hashed at DAPI start (created when missing). */
   DAPI_BOOTSTRAP_API_KEY: z.string().min(24, "must be at least 24 characters").optional(),
   /** EVM JSON-RPC endpoint. */
