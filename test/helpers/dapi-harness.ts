@@ -17,13 +17,28 @@ import { createOperatorServices } from "../../admin-api/operator-services.ts";
 
 export type DapiAnswer<Body = Record<string, unknown>> = { status: number; body: Body; requestId: string | null };
 
-export async function startDapiHarness(options?: { restate?: Partial<RestateEndpoints>; probeTimeoutMs?: number }) {
+export type DapiHarnessOptions = {
+  restate?: Partial<RestateEndpoints>;
+  probeTimeoutMs?: number;
+  /** DAPI_RESTATE_TIMEOUT_MS */
+  restateTimeoutMs?: number;
+  /** DAPI_REDEPLOY_ALLOW */
+  redeployAllow?: string[];
+};
+
+export async function startDapiHarness(options?: DapiHarnessOptions) {
   const stack = inject("stack");
   const database = connectDatabase({ url: inject("databaseUrl"), embedded: true, poolSize: 2 });
   const logLines: string[] = [];
   const logger = createLogger({ service: "ddwf-dapi", level: "debug", sink: (line) => logLines.push(line) });
   const restate: RestateEndpoints = { adminUrl: stack.restateAdminUrl, ingressUrl: stack.restateIngressUrl, ...options?.restate };
-  const services = createOperatorServices({ db: database.db, restate, doctorProbeTimeoutMs: options?.probeTimeoutMs ?? 3_000 });
+  const services = createOperatorServices({
+    db: database.db,
+    restate,
+    doctorProbeTimeoutMs: options?.probeTimeoutMs ?? 3_000,
+    ...(options?.restateTimeoutMs === undefined ? {} : { restateTimeoutMs: options.restateTimeoutMs }),
+    ...(options?.redeployAllow === undefined ? {} : { redeployAllow: options.redeployAllow }),
+  });
   const app = createDapiApp({ readiness: createReadiness([]), renderMetrics: async () => "", logger, operator: services });
 
   const suffix = crypto.randomUUID().slice(0, 8);
