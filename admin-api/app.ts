@@ -8,6 +8,7 @@
  *   GET  /api/v2/admin/operator/workflows/:name/:key     one workflow instance
  *   GET  /api/v2/admin/operator/dead-letters             dead letters;  POST …/:id/replay
  *   GET  /api/v2/admin/audit-log                         operations audit rows
+ *   …    /api/v2/admin/webhooks/subscriptions[/:id[/rotate-secret|/test]]   webhook subscriptions
  *
  * Every response carries X-Request-Id; every failure is answered by the one `onError` below.
  */
@@ -27,6 +28,7 @@ import { AUDIT_LOG_PREFIX, auditLogOperations, createAuditLogRoutes } from "./ro
 import { createDeadLetterRoutes, DEAD_LETTERS_PREFIX, deadLetterOperations } from "./routes/dead-letters.ts";
 import { createOpenApiRoutes, openApiOperation } from "./routes/openapi.ts";
 import { createRestateRoutes, RESTATE_OPERATOR_PREFIX, restateOperations } from "./routes/restate.ts";
+import { createWebhookRoutes, WEBHOOKS_PREFIX, webhookOperations } from "./routes/webhooks.ts";
 import { createWorkflowRoutes, WORKFLOWS_PREFIX, workflowOperations } from "./routes/workflows.ts";
 
 export type DapiDependencies = {
@@ -46,6 +48,7 @@ export const DAPI_OPERATIONS: readonly Operation[] = [
   ...Object.values(workflowOperations),
   ...Object.values(deadLetterOperations),
   ...Object.values(auditLogOperations),
+  ...Object.values(webhookOperations),
 ];
 
 /** Routes served outside the operations: the ops routes every process shares. */
@@ -80,6 +83,7 @@ export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
   app.route(WORKFLOWS_PREFIX, createWorkflowRoutes(dependencies.operator));
   app.route(DEAD_LETTERS_PREFIX, createDeadLetterRoutes(dependencies.operator));
   app.route(AUDIT_LOG_PREFIX, createAuditLogRoutes(dependencies.operator));
+  app.route(WEBHOOKS_PREFIX, createWebhookRoutes(dependencies.operator));
 
   app.notFound((c) => {
     const allow = allowedMethods(c.req.path);

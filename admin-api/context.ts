@@ -2,7 +2,10 @@
  * What a DAPI request can see: its request id, the caller (once authenticated) and the services the
  * routes work with. Services are handed in by `dapi.ts` (or a test); nothing here reads the environment.
  */
+import type { Database } from "../shared/db/client.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { WebhookSecretBox } from "../shared/webhooks/secret-box.ts";
+import type { WebhookTargetPolicy } from "../shared/webhooks/target-policy.ts";
 import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import type { Permission } from "./auth/permissions.ts";
 import type { DapiStores } from "./stores.ts";
@@ -32,6 +35,17 @@ export type DeadLetterReplay = {
 
 export type DeadLetterReplays = Partial<Record<"transaction" | "webhook-delivery" | "identity-recovery", DeadLetterReplay>>;
 
+/** What the webhook subscription routes work with. */
+export type WebhookServices = {
+  db: Database;
+  /** Seals new secrets; undefined without WEBHOOK_SECRET_KEYS (creating and rotating then answer WEBHOOKS_NOT_CONFIGURED). */
+  secretBox: WebhookSecretBox | undefined;
+  /** Where subscription URLs may point (WEBHOOK_ALLOW_INSECURE_URLS). */
+  policy: WebhookTargetPolicy;
+  /** Starts the WebhookDeliveryWorkflow of a stored delivery through Restate's ingress. */
+  startDelivery(deliveryId: string): Promise<{ invocationId: string }>;
+};
+
 export type OperatorServices = {
   /** API keys, audit rows and dead letters (the database, or fakes in unit tests). */
   stores: DapiStores;
@@ -44,6 +58,8 @@ export type OperatorServices = {
   redeployAllow: readonly string[];
   /** Dead-letter kinds that can be replayed, and how. */
   replays: DeadLetterReplays;
+  /** Webhook subscription management; absent where no database backs the DAPI (unit tests). */
+  webhooks?: WebhookServices;
 };
 
 export type DapiEnv = {

@@ -61,6 +61,8 @@ export async function startDapi(config: Config, options?: { logger?: Logger }): 
       doctorProbeTimeoutMs: config.DOCTOR_PROBE_TIMEOUT_MS,
       restateTimeoutMs: config.DAPI_RESTATE_TIMEOUT_MS,
       redeployAllow: config.DAPI_REDEPLOY_ALLOW,
+      webhookSecretKeys: config.WEBHOOK_SECRET_KEYS,
+      webhookAllowInsecureUrls: config.WEBHOOK_ALLOW_INSECURE_URLS,
     });
     readiness.done("bootstrap-key");
     logger.info("dapi ready", { port: server.port });

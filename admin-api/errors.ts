@@ -41,6 +41,11 @@ export const DAPI_ERROR_STATUS = {
   RESTATE_WORKFLOW_NOT_FOUND: 404,
   /** 409 for `active-invocation` and `already-succeeded`; 502 for `purge-failed` and `query-failed`. */
   RESTATE_WORKFLOW_RETRY_BLOCKED: 409,
+  WEBHOOK_SUBSCRIPTION_NOT_FOUND: 404,
+  /** A test event was asked of a disabled subscription; enable it first. */
+  WEBHOOK_SUBSCRIPTION_DISABLED: 409,
+  /** WEBHOOK_SECRET_KEYS is not configured, so no secret can be stored encrypted. */
+  WEBHOOKS_NOT_CONFIGURED: 503,
   DEAD_LETTER_NOT_FOUND: 404,
   /** The dead letter was already replayed or discarded. */
   DEAD_LETTER_NOT_OPEN: 409,

@@ -17,6 +17,7 @@ import { createTransactionProcessor } from "./transaction-processor/object.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
 import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
 import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
+import type { WebhookTransport } from "./workflows/webhook-delivery/steps.ts";
 import { createTransactionReconciler } from "./workflows/reconciliation/object.ts";
 import { createExchangeRateScheduler } from "./workflows/exchange-rate/object.ts";
 import { createChainMonitor } from "./workflows/chain-monitor/object.ts";
@@ -40,7 +41,7 @@ export type EndpointDependencies = {
   indexer: IndexerSource;
   metrics: EngineMetrics;
   transactions: TransactionSettings;
-  webhooks: { retryScheduleMs: number[]; timeoutMs: number };
+  webhooks: { retryScheduleMs: number[]; timeoutMs: number; transport: WebhookTransport };
   reconciliation: { staleAfterMs: number };
   exchangeRates: { feedUrlTemplate: string | undefined; maxAgeMs: number };
   chainMonitor: { blockPollMs: number };
@@ -52,7 +53,12 @@ export function createServices(dependencies: EndpointDependencies) {
     createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step), metrics }),
     createTransactionExecutionWorkflow({ db, chains, signers, indexer: dependencies.indexer, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
-    createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
+    createWebhookDeliveryWorkflow({
+      db,
+      metrics,
+      transport: dependencies.webhooks.transport,
+      settings: { retryScheduleMs: dependencies.webhooks.retryScheduleMs, timeoutMs: dependencies.webhooks.timeoutMs },
+    }),
     createExchangeRateScheduler({ db, settings: dependencies.exchangeRates }),
     createChainMonitor({ chains, settings: { blockPollMs: dependencies.chainMonitor.blockPollMs } }),
     createTransactionReconciler({ db, chains, metrics, settings: { staleAfterMs: dependencies.reconciliation.staleAfterMs, batchSize: 200 } }),

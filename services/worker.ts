@@ -17,6 +17,8 @@ import { createChainAccess, createChainRegistry } from "../shared/evm/chain-acce
 import { createChainHeadIndexerSource, createHttpIndexerSource } from "../shared/evm/indexer-source.ts";
 import { createSignerRegistry } from "../shared/signers/signer-registry.ts";
 import { createEngineMetrics } from "../shared/telemetry/engine-metrics.ts";
+import { createWebhookSecretBox } from "../shared/webhooks/secret-box.ts";
+import { createWebhookDispatcher } from "../shared/webhooks/target-policy.ts";
 import type { Hex } from "viem";
 import { listenEndpoint, type RunningEndpoint } from "./endpoint.ts";
 import { registerEndpoint } from "./registration/register-endpoint.ts";
@@ -69,6 +71,10 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
       logger,
       stall: { pendingThresholdMs: config.STALL_PENDING_THRESHOLD_MS, noMutationThresholdMs: config.STALL_NO_MUTATION_THRESHOLD_MS },
     });
+    const webhookPolicy = { allowInsecure: config.WEBHOOK_ALLOW_INSECURE_URLS };
+    const webhookDispatcher = createWebhookDispatcher(webhookPolicy);
+    cleanups.push(() => webhookDispatcher.close());
+    if (!config.WEBHOOK_SECRET_KEYS) logger.warn("WEBHOOK_SECRET_KEYS is not set: webhook deliveries cannot open their subscriptions' secrets");
     const chains = createChainRegistry([createChainAccess({ rpcUrl: config.CHAIN_RPC_URL, chainId: config.CHAIN_ID })]);
     const endpoint: RunningEndpoint = await listenEndpoint(
       {
@@ -87,7 +93,15 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
           feeBumpPercent: config.TX_FEE_BUMP_PERCENT,
           maxFeePerGasGwei: config.TX_MAX_FEE_PER_GAS_GWEI,
         },
-        webhooks: { retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
+        webhooks: {
+          retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          transport: {
+            secretBox: config.WEBHOOK_SECRET_KEYS ? createWebhookSecretBox(config.WEBHOOK_SECRET_KEYS) : undefined,
+            policy: webhookPolicy,
+            dispatcher: webhookDispatcher,
+          },
+        },
         reconciliation: { staleAfterMs: config.RECONCILE_STALE_AFTER_MS },
         exchangeRates: { feedUrlTemplate: config.EXCHANGE_RATE_FEED_URL, maxAgeMs: config.EXCHANGE_RATE_MAX_AGE_MS },
         chainMonitor: { blockPollMs: config.CHAIN_MONITOR_POLL_MS },

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseRetrySchedule } from "./webhooks/retry-schedule.ts";
+import { parseSecretKeyRing } from "./webhooks/secret-box.ts";
 
 const port = z.coerce
   .number({ error: "must be a port number" })
@@ -117,6 +118,23 @@ export const configSchema = z.object({
     }),
   /** How long one webhook attempt may take before it counts as failed. */
   WEBHOOK_TIMEOUT_MS: positiveInt.max(120_000, "must be at most 120000").default(10_000),
+  /**
+   * Key ring that encrypts webhook signing secrets at rest (AES-256-GCM): `id:base64key,...`, 32-byte
+   * keys, the first one seals, all open. Needed by the DAPI's webhook routes and by the worker.
+   */
+  WEBHOOK_SECRET_KEYS: z
+    .string()
+    .transform((value, context) => {
+      try {
+        return parseSecretKeyRing(value);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** Development only: let webhook URLs use http and reach loopback, private and link-local addresses. */
+  WEBHOOK_ALLOW_INSECURE_URLS: flag.default(false),
   /** An invocation unfinished for longer than this (and not modified for STALL_NO_MUTATION_THRESHOLD_MS) counts as stalled. */
   STALL_PENDING_THRESHOLD_MS: positiveInt.default(600_000),
   /** How long a stalled invocation has gone without any progress in its journal. */
