@@ -79,12 +79,18 @@ export type RunningEndpoint = { port: number; serviceNames: string[]; close(): P
 
 export async function listenEndpoint(
   dependencies: EndpointDependencies,
-  parameters: { port: number; host: string },
+  parameters: {
+    port: number;
+    host: string;
+    /** Public keys of the Restate servers allowed to call; when given, unsigned requests are refused. */
+    identityKeys?: readonly string[];
+  },
 ): Promise<RunningEndpoint> {
   const services = createServices(dependencies);
   const handler = restate.createEndpointHandler({
     services,
     logger: createRestateLogTransport(dependencies.logger),
+    ...(parameters.identityKeys && parameters.identityKeys.length > 0 ? { identityKeys: [...parameters.identityKeys] } : {}),
   });
   const server = http2.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();

@@ -106,12 +106,15 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
         exchangeRates: { feedUrlTemplate: config.EXCHANGE_RATE_FEED_URL, maxAgeMs: config.EXCHANGE_RATE_MAX_AGE_MS },
         chainMonitor: { blockPollMs: config.CHAIN_MONITOR_POLL_MS },
       },
-      { port: config.WORKER_PORT, host: config.WORKER_HOST },
+      { port: config.WORKER_PORT, host: config.WORKER_HOST, identityKeys: config.RESTATE_IDENTITY_KEYS },
     );
     cleanups.push(() => endpoint.close());
     metrics.setServicesBound(endpoint.serviceNames.length);
     readiness.done("endpoint");
-    logger.info("restate endpoint listening", { port: endpoint.port, services: endpoint.serviceNames });
+    logger.info("restate endpoint listening", { port: endpoint.port, services: endpoint.serviceNames, requestIdentity: config.RESTATE_IDENTITY_KEYS.length > 0 });
+    if (config.RESTATE_IDENTITY_KEYS.length === 0) {
+      logger.warn("RESTATE_IDENTITY_KEYS is not set: the endpoint accepts requests from any caller, not only Restate");
+    }
 
     let deploymentId: string | null = null;
     if (config.WORKER_AUTO_REGISTER) {

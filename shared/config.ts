@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseRetrySchedule } from "./webhooks/retry-schedule.ts";
 import { parseSecretKeyRing } from "./webhooks/secret-box.ts";
+import { IDENTITY_KEY_PATTERN } from "./restate/request-identity.ts";
 
 const port = z.coerce
   .number({ error: "must be a port number" })
@@ -36,6 +37,15 @@ export const configSchema = z.object({
   RESTATE_ADMIN_URL: httpUrl.optional(),
   /** Bearer token for the admin API and ingress when Restate sits behind authentication. */
   RESTATE_AUTH_TOKEN: z.string().min(1, "must not be empty").optional(),
+  /**
+   * Public keys (`publickeyv1_…`, comma-separated) of the Restate servers allowed to call the worker:
+   * when set, the endpoint refuses every request not signed by one of them (request identity).
+   */
+  RESTATE_IDENTITY_KEYS: z
+    .string()
+    .transform((value) => value.split(",").map((key) => key.trim()).filter((key) => key.length > 0))
+    .pipe(z.array(z.string().regex(IDENTITY_KEY_PATTERN, "each key must look like publickeyv1_<base58>")))
+    .default([]),
   /** Port the worker's Restate endpoint listens on. */
   WORKER_PORT: port.default(9080),
   /** Interface the worker endpoint binds to. */

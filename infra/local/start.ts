@@ -8,7 +8,7 @@
  * used as it is instead of being started. A second start finds the state of the first.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ConfigError, loadConfig, type Config } from "../../shared/config.ts";
 import { connectDatabase, EMBEDDED_URL_MARKER } from "../../shared/db/client.ts";
@@ -16,6 +16,8 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../shared/db/em
 import { migrateDatabase } from "../../shared/db/migrate.ts";
 import { countActiveApiKeys } from "../../shared/db/repositories/api-keys.ts";
 import { EXIT_CONFIG_INVALID } from "../../shared/process/run-process.ts";
+import { ensureRequestIdentityKeys } from "../../shared/restate/request-identity.ts";
+import { generateSecretKeyEntry } from "../../shared/webhooks/secret-box.ts";
 import { setUpRecoveryDemo } from "../demo/identity-recovery-demo.ts";
 import { privateKeyToAddress } from "viem/accounts";
 import { anvilDevelopmentKeys, startAnvil } from "./anvil.ts";
@@ -58,12 +60,18 @@ async function main(): Promise<void> {
   try {
     const childEnv: Record<string, string> = {};
 
+    let identityLine: string | undefined;
     if (!config.explicit.restateAdmin) {
+      // Only this Restate may call the worker: it signs with a key kept in DATA_DIR, the worker checks.
+      const identity = await ensureRequestIdentityKeys(join(dataDir, "restate-identity"));
+      childEnv.RESTATE_IDENTITY_KEYS = [...config.RESTATE_IDENTITY_KEYS, identity.publicKey].join(",");
+      identityLine = `  Request identity  Restate signs with ${identity.privateKeyFile}; the worker accepts only ${identity.publicKey}`;
       say(`ddwf: starting restate-server (restate.toml, data in ${join(dataDir, "restate")})`);
       const restate = await startRestateServer({
         baseDir: join(dataDir, "restate"),
         configFile: resolve("restate.toml"),
         logFile: join(logDir, "restate-server.log"),
+        requestIdentityKeyFile: identity.privateKeyFile,
       });
       owned.push({ name: "restate-server", stop: restate.stop });
       watch(restate.process, shutdown);
@@ -90,6 +98,8 @@ async function main(): Promise<void> {
         childEnv.SIGNER_DEV_KEYS = devSigners.join(",");
       }
     }
+
+    if (!config.WEBHOOK_SECRET_KEYS) childEnv.WEBHOOK_SECRET_KEYS = await localWebhookSecretKeys(dataDir);
 
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
@@ -157,6 +167,7 @@ async function main(): Promise<void> {
     if (devSigners.length > 0) {
       say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);
     }
+    if (identityLine) say(identityLine);
     if (demoLine) say(demoLine);
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);
     say("");
@@ -164,6 +175,18 @@ async function main(): Promise<void> {
   } catch (error) {
     say(`ddwf: start-up failed: ${error instanceof Error ? error.message : String(error)}`);
     await shutdown("start-up failed", 1);
+  }
+}
+
+/** The webhook key ring of a local stack, created once in DATA_DIR (owner-readable only). */
+async function localWebhookSecretKeys(dataDir: string): Promise<string> {
+  const file = join(dataDir, "webhook-secret-keys");
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    const ring = generateSecretKeyEntry("local-1");
+    await writeFile(file, `${ring}\n`, { mode: 0o600 });
+    return ring;
   }
 }
 

@@ -32,6 +32,8 @@ export async function workerEnvironment(stack: TestStack, databaseUrl: string, o
     // Webhook receivers of the tests listen on loopback over http.
     WEBHOOK_SECRET_KEYS: TEST_WEBHOOK_SECRET_KEYS,
     WEBHOOK_ALLOW_INSECURE_URLS: "true",
+    // Only the test stack's Restate may call the worker.
+    ...(stack.restateIdentity ? { RESTATE_IDENTITY_KEYS: stack.restateIdentity.publicKey } : {}),
     ...overrides,
   };
 }
