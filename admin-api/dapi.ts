@@ -9,7 +9,7 @@ import type { Duplex } from "node:stream";
 import type { Hono } from "hono";
 import type { Config } from "../shared/config.ts";
 import type { DatabaseHandle } from "../shared/db/client.ts";
-import { openMigratedDatabase } from "../shared/db/open-migrated-database.ts";
+import { describeDatabase, openMigratedDatabase } from "../shared/db/open-migrated-database.ts";
 import { insertApiKeyWithPlaintext } from "../shared/db/repositories/api-keys.ts";
 import { listen, type RunningHttpServer } from "../shared/http/listen.ts";
 import { createReadiness } from "../shared/http/readiness.ts";
@@ -44,6 +44,7 @@ export async function startDapi(config: Config, options?: { logger?: Logger }): 
 
     const database = await openMigratedDatabase(config);
     cleanups.push(() => database.close());
+    logger.info("database ready", describeDatabase(database));
     readiness.done("database");
 
     if (config.DAPI_BOOTSTRAP_API_KEY) {

@@ -4,7 +4,7 @@
  */
 import type { Config } from "../shared/config.ts";
 import type { DatabaseHandle } from "../shared/db/client.ts";
-import { openMigratedDatabase } from "../shared/db/open-migrated-database.ts";
+import { describeDatabase, openMigratedDatabase } from "../shared/db/open-migrated-database.ts";
 import { createOpsRoutes } from "../shared/http/ops-routes.ts";
 import { listen, type RunningHttpServer } from "../shared/http/listen.ts";
 import { createReadiness } from "../shared/http/readiness.ts";
@@ -49,7 +49,9 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
 
   let ops: RunningHttpServer;
   try {
-    ops = await listen(createOpsRoutes({ service: "ddwf-worker", readiness, renderMetrics: telemetry.renderMetrics }), {
+    let databaseInfo: ReturnType<typeof describeDatabase> | undefined;
+    const info = () => ({ database: databaseInfo ?? null, endpoint: config.WORKER_ADVERTISED_URL });
+    ops = await listen(createOpsRoutes({ service: "ddwf-worker", readiness, renderMetrics: telemetry.renderMetrics, info }), {
       port: config.OPS_PORT,
       host: config.HTTP_HOST,
     });
@@ -59,18 +61,11 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     const database = await openMigratedDatabase(config);
     cleanups.push(() => database.close());
     readiness.done("database");
-    logger.info("database ready", { kind: database.kind });
+    databaseInfo = describeDatabase(database);
+    // A database the worker serves itself is found nowhere else: say where it is.
+    logger.info("database ready", databaseInfo);
 
     const admin = createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN });
-    registerScrapeTimeGauges({
-      meter: telemetry.meter,
-      // Its own client with a short timeout: a slow admin API costs one gauge its sample, and the
-      // scrape still answers within Prometheus's default 10 s scrape timeout.
-      admin: createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN, timeoutMs: 5_000 }),
-      db: database.db,
-      logger,
-      stall: { pendingThresholdMs: config.STALL_PENDING_THRESHOLD_MS, noMutationThresholdMs: config.STALL_NO_MUTATION_THRESHOLD_MS },
-    });
     const webhookPolicy = { allowInsecure: config.WEBHOOK_ALLOW_INSECURE_URLS };
     const webhookDispatcher = createWebhookDispatcher(webhookPolicy);
     cleanups.push(() => webhookDispatcher.close());
@@ -110,6 +105,16 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     );
     cleanups.push(() => endpoint.close());
     metrics.setServicesBound(endpoint.serviceNames.length);
+    registerScrapeTimeGauges({
+      meter: telemetry.meter,
+      // Its own client with a short timeout: a slow admin API costs one gauge its sample, and the
+      // scrape still answers within Prometheus's default 10 s scrape timeout.
+      admin: createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN, timeoutMs: 5_000 }),
+      db: database.db,
+      logger,
+      stall: { pendingThresholdMs: config.STALL_PENDING_THRESHOLD_MS, noMutationThresholdMs: config.STALL_NO_MUTATION_THRESHOLD_MS },
+      boundServices: endpoint.serviceNames,
+    });
     readiness.done("endpoint");
     logger.info("restate endpoint listening", { port: endpoint.port, services: endpoint.serviceNames, requestIdentity: config.RESTATE_IDENTITY_KEYS.length > 0 });
     if (config.RESTATE_IDENTITY_KEYS.length === 0) {
