@@ -246,6 +246,7 @@ describe("the operator API under abuse", () => {
         ["from=0000-01-01T00:00:00Z", "from"],
         ["to=275760-09-13T00:00:00Z", "to"],
         [`cursor=${Buffer.from(JSON.stringify({ startedAt: "0000-01-01T00:00:00.000Z", id: crypto.randomUUID() })).toString("base64url")}`, "cursor"],
+        [`cursor=${Buffer.from(JSON.stringify({ startedAt: "+275760-09-13T00:00:00.000Z", id: crypto.randomUUID() })).toString("base64url")}`, "cursor"],
         ["actorId=a%00b", "actorId"],
         ["route=%00", "route"],
       ];

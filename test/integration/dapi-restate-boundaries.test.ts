@@ -142,7 +142,8 @@ describe("force-redeploy and the network behind Restate", () => {
     });
 
     it("sends Restate the normalised URL, not the raw string", async () => {
-      const raw = worker.endpointUrl.replace("http://", "HTTP://");
+      // A URL parser reads this as the worker's URL; as a raw string it would be another deployment.
+      const raw = `${worker.endpointUrl.replace("http://", "HTTP://")}/v1/../`;
 
       const answer = await dapi.call<{ deploymentId: string }>("POST", REDEPLOY, { serviceUrl: raw });
 
