@@ -22,6 +22,17 @@ const flag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
   .transform((value) => value === "true" || value === "1" || value === "yes");
 
+/** A string turned into a value by `parse`; what `parse` throws becomes the variable's problem. */
+const parsedBy = <T>(parse: (value: string) => T) =>
+  z.string().transform((value, context) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      context.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+
 const positiveInt = z.coerce.number({ error: "must be a number" }).int("must be a whole number").positive("must be positive");
 
 /**
@@ -115,34 +126,14 @@ export const configSchema = z.object({
   /** Hex bytes appended to the calldata of every contract call (attribution), e.g. 0xdd01. */
   TX_ATTRIBUTION_SUFFIX: z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "must be 0x followed by an even number of hex digits").default("0x"),
   /** Pauses between webhook attempts (durations such as 5s, 5m, 2h); when spent, the delivery is dead-lettered. */
-  WEBHOOK_RETRY_SCHEDULE: z
-    .string()
-    .default(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
-    .transform((value, context) => {
-      try {
-        return parseRetrySchedule(value);
-      } catch (error) {
-        context.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
-        return z.NEVER;
-      }
-    }),
+  WEBHOOK_RETRY_SCHEDULE: z.string().default(DEFAULT_WEBHOOK_RETRY_SCHEDULE).pipe(parsedBy(parseRetrySchedule)),
   /** How long one webhook attempt may take before it counts as failed. */
   WEBHOOK_TIMEOUT_MS: positiveInt.max(120_000, "must be at most 120000").default(10_000),
   /**
    * Key ring that encrypts webhook signing secrets at rest (AES-256-GCM): `id:base64key,...`, 32-byte
    * keys, the first one seals, all open. Needed by the DAPI's webhook routes and by the worker.
    */
-  WEBHOOK_SECRET_KEYS: z
-    .string()
-    .transform((value, context) => {
-      try {
-        return parseSecretKeyRing(value);
-      } catch (error) {
-        context.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
-        return z.NEVER;
-      }
-    })
-    .optional(),
+  WEBHOOK_SECRET_KEYS: parsedBy(parseSecretKeyRing).optional(),
   /** Development only: let webhook URLs use http and reach loopback, private and link-local addresses. */
   WEBHOOK_ALLOW_INSECURE_URLS: flag.default(false),
   /** An invocation unfinished for longer than this (and not modified for STALL_NO_MUTATION_THRESHOLD_MS) counts as stalled. */
