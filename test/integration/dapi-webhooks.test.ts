@@ -9,7 +9,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
-import { createWebhookSubscription, getWebhookSubscription, listWebhookDeliveryAttempts } from "../../shared/db/repositories/webhooks.ts";
+import { createWebhookSubscription, deleteWebhookSubscription, getWebhookSubscription, listWebhookDeliveryAttempts } from "../../shared/db/repositories/webhooks.ts";
 import { operationsAuditLog, webhookDeliveries } from "../../shared/db/schema/index.ts";
 import { createRestateAdminClient } from "../../shared/restate/admin-client.ts";
 import { startDapiHarness, type DapiHarness } from "../helpers/dapi-harness.ts";
@@ -67,13 +67,20 @@ describe("webhook subscriptions through the DAPI", () => {
     dapi = await startDapiHarness();
     recorder = await startRecorder();
   });
+  const createdIds: string[] = [];
   afterAll(async () => {
+    // Deleted, so transactions of later files send nothing to this file's closed receiver.
+    for (const id of createdIds) await deleteWebhookSubscription(dapi.db, id);
     await recorder.close();
     await dapi.close();
     await worker.stop();
   });
 
-  const create = (body: Record<string, unknown>) => dapi.call<Created>("POST", SUBSCRIPTIONS, body);
+  const create = async (body: Record<string, unknown>) => {
+    const answer = await dapi.call<Created>("POST", SUBSCRIPTIONS, body);
+    if (answer.status === 201) createdIds.push(answer.body.subscription.id);
+    return answer;
+  };
   const sendTest = async (id: string) => {
     const before = recorder.received.length;
     const answer = await dapi.call<{ eventId: string; deliveryId: string }>("POST", `${SUBSCRIPTIONS}/${id}/test`, {});
@@ -177,6 +184,7 @@ describe("webhook subscriptions through the DAPI", () => {
   it("re-seals stored secrets with a new first key, and seals a secret left in clear", async () => {
     const created = await create({ url: recorder.url, eventTypes: ["*"] });
     const legacyId = `sub_${crypto.randomUUID().replaceAll("-", "")}`;
+    createdIds.push(legacyId);
     await createWebhookSubscription(dapi.db, { id: legacyId, url: recorder.url, eventTypes: ["*"], secrets: [{ secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", createdAt: new Date().toISOString() }] });
     const secondKey = generateSecretKeyEntry("test-2");
     const rotatedRing = parseSecretKeyRing(`${secondKey},${TEST_WEBHOOK_SECRET_KEYS}`);
@@ -191,7 +199,6 @@ describe("webhook subscriptions through the DAPI", () => {
     expect(legacy!.secrets).toEqual([{ ciphertext: expect.stringMatching(/^v1:test-2:/) as unknown, createdAt: expect.any(String) as unknown }]);
     // Back to the test key ring, for the rest of this run.
     await resealWebhookSecrets(dapi.db, createWebhookSecretBox(parseSecretKeyRing(`${TEST_WEBHOOK_SECRET_KEYS},${secondKey}`)));
-    await dapi.call("DELETE", `${SUBSCRIPTIONS}/${legacyId}`);
   });
 
   describe("subscription URLs without the development setting", () => {
@@ -249,6 +256,7 @@ describe("webhook subscriptions through the DAPI", () => {
     it("checks the address again at delivery, on the address it connects to: a name that now resolves to loopback gets no request", async () => {
       // Stored as if its name had resolved to a public address at creation (a DNS rebinding).
       const id = `sub_${crypto.randomUUID().replaceAll("-", "")}`;
+      createdIds.push(id);
       await createWebhookSubscription(dapi.db, {
         id,
         url: `https://localhost:${recorder.port}/hooks`,
@@ -268,7 +276,6 @@ describe("webhook subscriptions through the DAPI", () => {
       expect(recorder.received.length).toBe(before);
       // The delivery would go on retrying for a day; it has shown what it had to.
       await createRestateAdminClient({ baseUrl: stack.restateAdminUrl }).killInvocation(answer.body.invocationId);
-      await dapi.call("DELETE", `${SUBSCRIPTIONS}/${id}`);
     });
   });
 });
