@@ -13,10 +13,8 @@
  * - a failed discovery is summarised (the status the endpoint answered, refused, …); the target's
  *   own response headers and body, which Restate quotes, are never relayed.
  */
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { z } from "zod";
-import { classifyAddress } from "../../shared/http/address-class.ts";
+import { classifyAddress, resolveAddresses } from "../../shared/http/address-class.ts";
 import { RestateAdminError, type RestateAdminClient } from "../../shared/restate/admin-client.ts";
 import type { RestateEndpoints } from "../context.ts";
 import { DapiError, validationFailed } from "../errors.ts";
@@ -75,15 +73,8 @@ export type DeploymentTargetPolicy = {
 const portOf = (url: URL) => Number(url.port || (url.protocol === "https:" ? 443 : 80));
 
 async function addressesOf(hostname: string): Promise<string[]> {
-  const bare = hostname.replace(/^\[(.*)\]$/, "$1");
-  if (isIP(bare) !== 0) return [bare];
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("lookup timed out")), LOOKUP_TIMEOUT_MS).unref());
-  try {
-    return (await Promise.race([lookup(bare, { all: true }), timeout])).map((entry) => entry.address);
-  } catch {
-    // A name that does not resolve here is left to Restate, which reports it as a failed discovery.
-    return [];
-  }
+  // A name that does not resolve here is left to Restate, which reports it as a failed discovery.
+  return resolveAddresses(hostname, LOOKUP_TIMEOUT_MS).catch(() => []);
 }
 
 /**

@@ -4,7 +4,8 @@
  * (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are
  * judged by the IPv4 address they reach, so `[::ffff:127.0.0.1]` is loopback like `127.0.0.1`.
  */
-import { BlockList, isIPv4, isIPv6 } from "node:net";
+import { lookup } from "node:dns/promises";
+import { BlockList, isIP, isIPv4, isIPv6 } from "node:net";
 
 export type AddressClass = "public" | "loopback" | "private" | "link-local" | "metadata" | "unspecified" | "reserved";
 
@@ -82,4 +83,22 @@ function hextets(address: string): number[] | undefined {
   if (tail === undefined ? missing !== 0 : missing < 0) return undefined;
   const groups = [...left, ...Array<number>(Math.max(0, missing)).fill(0), ...right];
   return groups.length === 8 && groups.every((group) => Number.isInteger(group) && group >= 0 && group <= 0xffff) ? groups : undefined;
+}
+
+/**
+ * The addresses `host` (a name, or an IP address with or without brackets) stands for now, all of
+ * them; a lookup that takes longer than `timeoutMs` fails like one that finds nothing.
+ */
+export async function resolveAddresses(host: string, timeoutMs: number): Promise<string[]> {
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  if (isIP(bare) !== 0) return [bare];
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`looking up ${bare} took longer than ${timeoutMs} ms`), { code: "ETIMEOUT" })), timeoutMs);
+  });
+  try {
+    return (await Promise.race([lookup(bare, { all: true }), timeout])).map((entry) => entry.address);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -10,15 +10,17 @@
  * to a public address at creation and to 127.0.0.1 later (DNS rebinding) gets no request.
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { lookup } from "node:dns/promises";
 import { isIP, type LookupFunction } from "node:net";
 import { Agent } from "undici";
-import { classifyAddress, type AddressClass } from "../http/address-class.ts";
+import { classifyAddress, resolveAddresses, type AddressClass } from "../http/address-class.ts";
 
 export type WebhookTargetPolicy = {
   /** WEBHOOK_ALLOW_INSECURE_URLS: http, and loopback, private and link-local receivers (development only). */
   allowInsecure: boolean;
 };
+
+/** Upper bound of the DNS lookup when a subscription is created. */
+const LOOKUP_TIMEOUT_MS = 3_000;
 
 /** The error code of a refused address, in the delivery attempt's error text. */
 export const WEBHOOK_ADDRESS_REFUSED = "WEBHOOK_ADDRESS_REFUSED";
@@ -55,13 +57,13 @@ export async function checkWebhookTarget(url: string, policy: WebhookTargetPolic
   if (problem) return problem;
   const host = new URL(url).hostname;
   if (isIP(host.replace(/^\[(.*)\]$/, "$1")) !== 0) return null;
-  let addresses: LookupAddress[];
+  let addresses: string[];
   try {
-    addresses = await lookup(host, { all: true });
+    addresses = await resolveAddresses(host, LOOKUP_TIMEOUT_MS);
   } catch (error) {
     return `its host ${host} does not resolve (${(error as { code?: string }).code ?? "lookup failed"})`;
   }
-  for (const { address } of addresses) {
+  for (const address of addresses) {
     const refused = addressProblem(address, policy);
     if (refused) return `its host ${host} resolves to ${refused}`;
   }
