@@ -8,6 +8,7 @@
  *   GET  /api/v2/admin/operator/workflows/:name/:key     one workflow instance
  *   GET  /api/v2/admin/operator/dead-letters             dead letters;  POST …/:id/replay
  *   GET  /api/v2/admin/audit-log                         operations audit rows
+ *   …    /api/v2/admin/webhooks/subscriptions[/:id[/rotate-secret|/test]]   webhook subscriptions
  *
  * Every response carries X-Request-Id; every failure is answered by the one `onError` below.
  */
@@ -17,7 +18,7 @@ import { createOpsRoutes } from "../shared/http/ops-routes.ts";
 import { requestMetrics } from "../shared/http/request-metrics.ts";
 import type { Readiness } from "../shared/http/readiness.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
-import { redactUrlUserInfo } from "./redact.ts";
+import { redactingLogger, safeText } from "./redact.ts";
 import type { DapiEnv } from "./context.ts";
 import { DapiError, toErrorEnvelope } from "./errors.ts";
 import { requestId } from "./middleware/request-id.ts";
@@ -25,9 +26,10 @@ import type { ServicesSource } from "./middleware/services.ts";
 import type { Operation } from "./openapi/operation.ts";
 import { AUDIT_LOG_PREFIX, auditLogOperations, createAuditLogRoutes } from "./routes/audit-log.ts";
 import { createDeadLetterRoutes, DEAD_LETTERS_PREFIX, deadLetterOperations } from "./routes/dead-letters.ts";
-import { createOpenApiRoutes } from "./routes/openapi.ts";
+import { createOpenApiRoutes, openApiOperation } from "./routes/openapi.ts";
 import { createRestateRoutes, RESTATE_OPERATOR_PREFIX, restateOperations } from "./routes/restate.ts";
 import { createTransactionRoutes, TRANSACTIONS_PREFIX, transactionOperations } from "./routes/transactions.ts";
+import { createWebhookRoutes, WEBHOOKS_PREFIX, webhookOperations } from "./routes/webhooks.ts";
 import { createWorkflowRoutes, WORKFLOWS_PREFIX, workflowOperations } from "./routes/workflows.ts";
 
 export type DapiDependencies = {
@@ -48,12 +50,34 @@ export const DAPI_OPERATIONS: readonly Operation[] = [
   ...Object.values(deadLetterOperations),
   ...Object.values(auditLogOperations),
   ...Object.values(transactionOperations),
+  ...Object.values(webhookOperations),
 ];
 
+/** Routes served outside the operations: the ops routes every process shares. */
+const OPS_ROUTES: { method: string; path: string }[] = ["/health/live", "/health/ready", "/metrics"].map((path) => ({ method: "get", path }));
+
+/** The methods a path is served with, for 405 answers: `:param` segments match any one segment. */
+export function allowedMethods(path: string): string[] {
+  const routes = [...DAPI_OPERATIONS, openApiOperation, ...OPS_ROUTES];
+  const methods = routes
+    .filter((route) => new RegExp(`^${route.path.replace(/:[A-Za-z0-9_]+/g, "[^/]+")}/?$`).test(path))
+    .map((route) => route.method.toUpperCase());
+  return [...new Set(methods)].sort();
+}
+
 export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
-  const logger = dependencies.logger ?? createLogger({ service: "ddwf-dapi" });
+  const logger = redactingLogger(dependencies.logger ?? createLogger({ service: "ddwf-dapi" }));
   const app = new Hono<DapiEnv>();
   app.use("*", requestId(logger));
+  app.use("*", async (c, next) => {
+    try {
+      await next();
+    } catch (thrown) {
+      // Hono hands only Error instances to onError; anything else would end as a bare 500.
+      if (thrown instanceof Error) throw thrown;
+      throw new Error(`non-Error thrown: ${typeof thrown}`, { cause: thrown });
+    }
+  });
   if (dependencies.meter) app.use("*", requestMetrics(dependencies.meter));
   app.route("/", createOpsRoutes({ service: "ddwf-dapi", readiness: dependencies.readiness, renderMetrics: dependencies.renderMetrics }));
   app.route("/", createOpenApiRoutes(DAPI_OPERATIONS, dependencies.version ?? "0.1.0"));
@@ -62,19 +86,27 @@ export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
   app.route(DEAD_LETTERS_PREFIX, createDeadLetterRoutes(dependencies.operator));
   app.route(AUDIT_LOG_PREFIX, createAuditLogRoutes(dependencies.operator));
   app.route(TRANSACTIONS_PREFIX, createTransactionRoutes(dependencies.operator));
+  app.route(WEBHOOKS_PREFIX, createWebhookRoutes(dependencies.operator));
 
   app.notFound((c) => {
-    const { status, body } = toErrorEnvelope(new DapiError("ROUTE_NOT_FOUND", `no route ${c.req.method} ${c.req.path}`), c.get("requestId") ?? "unknown");
+    const allow = allowedMethods(c.req.path);
+    const error =
+      allow.length > 0
+        ? new DapiError("METHOD_NOT_ALLOWED", `${c.req.method} is not served at ${c.req.path}; use ${allow.join(" or ")}`, { data: { allow } })
+        : new DapiError("ROUTE_NOT_FOUND", `no route ${c.req.method} ${c.req.path}`);
+    const { status, body } = toErrorEnvelope(error, c.get("requestId") ?? "unknown");
+    if (allow.length > 0) c.header("Allow", allow.join(", "));
     return c.json(body, status);
   });
   app.onError((error, c) => {
     const id = c.get("requestId") ?? "unknown";
-    const { status, body } = toErrorEnvelope(error, id);
+    const redaction = { secrets: [c.get("presentedApiKey") ?? ""] };
+    const { status, body } = toErrorEnvelope(error, id, redaction);
     const fields = { requestId: id, method: c.req.method, path: c.req.path, status, code: body.code };
     if (status >= 500) {
       // The envelope of an internal error says nothing; the log keeps the cause.
       const cause = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      logger.error("request failed", { ...fields, error: redactUrlUserInfo(cause) });
+      logger.error("request failed", { ...fields, error: safeText(cause, redaction) });
     } else {
       logger.info("request refused", { ...fields, message: body.message });
     }

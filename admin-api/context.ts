@@ -3,7 +3,10 @@
  * routes work with. Services are handed in by `dapi.ts` (or a test); nothing here reads the environment.
  */
 import type { DeadLetterKind } from "../shared/db/schema/index.ts";
+import type { Database } from "../shared/db/client.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { WebhookSecretBox } from "../shared/webhooks/secret-box.ts";
+import type { WebhookTargetPolicy } from "../shared/webhooks/target-policy.ts";
 import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import type { Permission } from "./auth/permissions.ts";
 import type { DapiStores } from "./stores.ts";
@@ -41,6 +44,17 @@ export type TransactionOperations = {
   cancel(transactionId: string, reason: string): Promise<{ accepted: boolean; phase: string }>;
 };
 
+/** What the webhook subscription routes work with. */
+export type WebhookServices = {
+  db: Database;
+  /** Seals new secrets; undefined without WEBHOOK_SECRET_KEYS (creating and rotating then answer WEBHOOKS_NOT_CONFIGURED). */
+  secretBox: WebhookSecretBox | undefined;
+  /** Where subscription URLs may point (WEBHOOK_ALLOW_INSECURE_URLS). */
+  policy: WebhookTargetPolicy;
+  /** Starts the WebhookDeliveryWorkflow of a stored delivery through Restate's ingress. */
+  startDelivery(deliveryId: string): Promise<{ invocationId: string }>;
+};
+
 export type OperatorServices = {
   /** API keys, audit rows and dead letters (the database, or fakes in unit tests). */
   stores: DapiStores;
@@ -49,9 +63,13 @@ export type OperatorServices = {
   restate: RestateEndpoints;
   /** Upper bound for each doctor probe. */
   doctorProbeTimeoutMs: number;
+  /** `host:port` targets force-redeploy may register although they look like Restate's own ports or link-local addresses. */
+  redeployAllow: readonly string[];
   /** Dead-letter kinds that can be replayed, and how. */
   replays: DeadLetterReplays;
   transactions: TransactionOperations;
+  /** Webhook subscription management; absent where no database backs the DAPI (unit tests). */
+  webhooks?: WebhookServices;
 };
 
 export type DapiEnv = {
@@ -59,6 +77,8 @@ export type DapiEnv = {
     requestId: string;
     services: OperatorServices;
     principal: Principal;
+    /** The X-Api-Key of an authenticated request: masked wherever it would be stored or logged. */
+    presentedApiKey: string;
     logger: Logger;
   };
 };

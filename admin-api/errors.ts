@@ -6,15 +6,25 @@
 import { z } from "zod";
 import { DomainError } from "../shared/errors.ts";
 import { RestateAdminError } from "../shared/restate/admin-client.ts";
-import { redactUrlUserInfo } from "./redact.ts";
+import { safeText, sanitizeArguments, type RedactOptions } from "./redact.ts";
 
 export const DAPI_ERROR_STATUS = {
   /** No `X-Api-Key`, or one that matches no active key. */
   UNAUTHENTICATED: 401,
   /** The key is valid but its permissions do not cover the route. */
   UNAUTHORIZED: 403,
-  /** The body is not JSON. */
+  /** The body is not JSON, not UTF-8, or nested too deep. */
   BAD_REQUEST_BODY: 400,
+  /** The HTTP request could not be parsed (answered by the server below the routes). */
+  MALFORMED_REQUEST: 400,
+  /** The route exists with another method; the `Allow` header lists the accepted ones. */
+  METHOD_NOT_ALLOWED: 405,
+  /** The body is larger than the DAPI accepts. */
+  PAYLOAD_TOO_LARGE: 413,
+  /** The body is compressed or otherwise encoded (`Content-Encoding`); send it as plain JSON. */
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** The request's headers are larger than the server accepts. */
+  REQUEST_HEADERS_TOO_LARGE: 431,
   /** The body, path or query failed its schema; `data.issues` names each field. */
   VALIDATION_FAILED: 400,
   ROUTE_NOT_FOUND: 404,
@@ -25,8 +35,17 @@ export const DAPI_ERROR_STATUS = {
   /** The admin API answered with an error status; `data.status` and `data.restateCode` say which. */
   RESTATE_ADMIN_REQUEST_FAILED: 502,
   RESTATE_DEPLOYMENT_NOT_FOUND: 404,
+  /** Restate reached the service URL, which accepted the connection but did not answer in time. */
+  SERVICE_ENDPOINT_NOT_ANSWERING: 504,
+  /** recover-stuck-workflow found no invocation at all for the service and key: nothing to recover. */
+  RESTATE_WORKFLOW_NOT_FOUND: 404,
   /** 409 for `active-invocation` and `already-succeeded`; 502 for `purge-failed` and `query-failed`. */
   RESTATE_WORKFLOW_RETRY_BLOCKED: 409,
+  WEBHOOK_SUBSCRIPTION_NOT_FOUND: 404,
+  /** A test event was asked of a disabled subscription; enable it first. */
+  WEBHOOK_SUBSCRIPTION_DISABLED: 409,
+  /** WEBHOOK_SECRET_KEYS is not configured, so no secret can be stored encrypted. */
+  WEBHOOKS_NOT_CONFIGURED: 503,
   DEAD_LETTER_NOT_FOUND: 404,
   /** The dead letter was already replayed or discarded. */
   DEAD_LETTER_NOT_OPEN: 409,
@@ -42,7 +61,7 @@ export const DAPI_ERROR_STATUS = {
 export type DapiErrorCode = keyof typeof DAPI_ERROR_STATUS;
 export const DAPI_ERROR_CODES = Object.keys(DAPI_ERROR_STATUS) as DapiErrorCode[];
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 422 | 500 | 502 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 431 | 500 | 502 | 503 | 504;
 
 /** A failure the DAPI answers on purpose; `status` overrides the code's default when a code spans classes. */
 export class DapiError extends DomainError<DapiErrorCode> {
@@ -68,10 +87,17 @@ export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 export type DescribedError = { status: ErrorStatus; code: string; message: string; data: Record<string, unknown> | null };
 
-/** Maps anything thrown inside the DAPI to its status and envelope fields (credentials in URLs redacted). */
-export function describeError(error: unknown): DescribedError {
+/**
+ * Maps anything thrown inside the DAPI to its status and envelope fields, with credentials redacted
+ * and text storable (the same description goes into the answer and the audit row).
+ */
+export function describeError(error: unknown, options?: RedactOptions): DescribedError {
   const described = describeUnredacted(error);
-  return { ...described, message: redactUrlUserInfo(described.message) };
+  return {
+    ...described,
+    message: safeText(described.message, options),
+    data: described.data === null ? null : (sanitizeArguments(described.data, options) as Record<string, unknown>),
+  };
 }
 
 function describeUnredacted(error: unknown): DescribedError {
@@ -97,6 +123,17 @@ function describeUnredacted(error: unknown): DescribedError {
   return { status: 500, code: "INTERNAL_ERROR", message: "internal error; the request id locates it in the DAPI log", data: null };
 }
 
+/**
+ * A validation failure on one field, raised by hand (a cursor that does not decode, a URL that
+ * resolves somewhere refused). Zod 4's `new ZodError()` is not an `Error`, which Hono's error
+ * handler would never see, so hand-made failures use this instead.
+ */
+export function validationFailed(field: string, message: string): DapiError {
+  return new DapiError("VALIDATION_FAILED", `invalid request: ${field}: ${message}`, {
+    data: { issues: [{ field, message, code: "custom" }] },
+  });
+}
+
 /** One entry per offending field; an unknown-keys issue becomes one entry per unknown key. */
 function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string; code: string }[] {
   const path = issue.path.map(String).join(".");
@@ -106,7 +143,7 @@ function describeIssue(issue: z.core.$ZodIssue): { field: string; message: strin
   return [{ field: path || "(body)", message: issue.message, code: issue.code }];
 }
 
-export function toErrorEnvelope(error: unknown, requestId: string): { status: ErrorStatus; body: ErrorEnvelope } {
-  const described = describeError(error);
+export function toErrorEnvelope(error: unknown, requestId: string, options?: RedactOptions): { status: ErrorStatus; body: ErrorEnvelope } {
+  const described = describeError(error, options);
   return { status: described.status, body: { code: described.code, message: described.message, data: described.data, requestId } };
 }

@@ -15,12 +15,24 @@ import type { OperatorServices, RestateEndpoints } from "./context.ts";
 import { errorCodeOf } from "../shared/errors.ts";
 import { DapiError } from "./errors.ts";
 import { createDatabaseStores } from "./stores.ts";
+import { createWebhookSecretBox, type SecretKeyRing } from "../shared/webhooks/secret-box.ts";
+
+/** Default of DAPI_RESTATE_TIMEOUT_MS. */
+export const DEFAULT_RESTATE_TIMEOUT_MS = 5_000;
 
 export type CreateOperatorServicesParameters = {
   db: Database;
   restate: RestateEndpoints;
   /** DOCTOR_PROBE_TIMEOUT_MS of the configuration. */
   doctorProbeTimeoutMs: number;
+  /** DAPI_RESTATE_TIMEOUT_MS: upper bound of each admin API call of the operator routes. */
+  restateTimeoutMs?: number;
+  /** DAPI_REDEPLOY_ALLOW. */
+  redeployAllow?: readonly string[];
+  /** WEBHOOK_SECRET_KEYS, parsed; without it webhook secrets cannot be created or rotated. */
+  webhookSecretKeys?: SecretKeyRing | undefined;
+  /** WEBHOOK_ALLOW_INSECURE_URLS. */
+  webhookAllowInsecureUrls?: boolean;
 };
 
 export function createOperatorServices(parameters: CreateOperatorServicesParameters): OperatorServices {
@@ -28,9 +40,19 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
   const authHeaders = restate.authToken ? { authorization: `Bearer ${restate.authToken}` } : undefined;
   const transactions = createTransactionClient({ db, ingressUrl: restate.ingressUrl, ...(authHeaders ? { headers: authHeaders } : {}) });
   const ingress = clients.connect({ url: restate.ingressUrl, ...(authHeaders ? { headers: authHeaders } : {}) });
+  const startDelivery = async (deliveryId: string) => {
+    const submission = await ingress.workflowClient<WebhookDeliveryWorkflowApi>({ name: "WebhookDeliveryWorkflow" }, deliveryId).workflowSubmit({});
+    return { invocationId: submission.invocationId };
+  };
   return {
     stores: createDatabaseStores(db),
-    admin: createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken }),
+    webhooks: {
+      db,
+      secretBox: parameters.webhookSecretKeys ? createWebhookSecretBox(parameters.webhookSecretKeys) : undefined,
+      policy: { allowInsecure: parameters.webhookAllowInsecureUrls ?? false },
+      startDelivery,
+    },
+    admin: createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken, timeoutMs: parameters.restateTimeoutMs ?? DEFAULT_RESTATE_TIMEOUT_MS }),
     restate,
     doctorProbeTimeoutMs: parameters.doctorProbeTimeoutMs,
     transactions: {
@@ -43,6 +65,7 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
         }
       },
     },
+    redeployAllow: parameters.redeployAllow ?? [],
     replays: {
       transaction: { serviceName: TRANSACTION_EXECUTION_WORKFLOW, resubmit: (transactionId) => resubmitTransaction(transactionId) },
       "webhook-delivery": {
@@ -50,8 +73,7 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
         resubmit: async (deliveryId) => {
           // The delivery row stays (its attempts are history); the workflow starts over with it.
           await setWebhookDeliveryStatus(db, deliveryId, { status: "pending", nextAttemptAt: null });
-          const submission = await ingress.workflowClient<WebhookDeliveryWorkflowApi>({ name: "WebhookDeliveryWorkflow" }, deliveryId).workflowSubmit({});
-          return { invocationId: submission.invocationId };
+          return startDelivery(deliveryId);
         },
       },
     },

@@ -22,6 +22,7 @@ import { createAssetIssuanceWorkflow } from "./workflows/asset-issuance/workflow
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
 import { createIdentityRecoveryWorkflow } from "./workflows/identity-recovery/workflow.ts";
 import { createWebhookDeliveryWorkflow } from "./workflows/webhook-delivery/workflow.ts";
+import type { WebhookTransport } from "./workflows/webhook-delivery/steps.ts";
 import { createTransactionReconciler } from "./workflows/reconciliation/object.ts";
 import { createExchangeRateScheduler } from "./workflows/exchange-rate/object.ts";
 import { createChainMonitor } from "./workflows/chain-monitor/object.ts";
@@ -48,7 +49,7 @@ export type EndpointDependencies = {
   transactions: TransactionSettings;
   /** The Restate admin API: the reconciler asks it which runs are live and clears finished ones. */
   admin: RestateAdminClient;
-  webhooks: { retryScheduleMs: number[]; timeoutMs: number; retryAfterMaxMs: number };
+  webhooks: { retryScheduleMs: number[]; timeoutMs: number; retryAfterMaxMs: number; transport: WebhookTransport };
   reconciliation: { staleAfterMs: number; batchSize: number; reorgDepth: number };
   exchangeRates: { feedUrlTemplate: string | undefined; maxAgeMs: number };
   chainMonitor: { blockPollMs: number };
@@ -69,7 +70,12 @@ export function createServices(dependencies: EndpointDependencies) {
     createTransactionExecutionWorkflow({ db, steps: transactionSteps, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
     createAssetIssuanceWorkflow(createAssetIssuanceSteps({ db, chains, metrics })),
-    createWebhookDeliveryWorkflow({ db, metrics, settings: dependencies.webhooks }),
+    createWebhookDeliveryWorkflow({
+      db,
+      metrics,
+      transport: dependencies.webhooks.transport,
+      settings: { retryScheduleMs: dependencies.webhooks.retryScheduleMs, timeoutMs: dependencies.webhooks.timeoutMs, retryAfterMaxMs: dependencies.webhooks.retryAfterMaxMs },
+    }),
     createExchangeRateScheduler({ db, settings: dependencies.exchangeRates }),
     createChainMonitor({ chains, settings: { blockPollMs: dependencies.chainMonitor.blockPollMs } }),
     createTransactionReconciler({ db, chains, admin: dependencies.admin, metrics, settings: dependencies.reconciliation }),
@@ -81,12 +87,18 @@ export type RunningEndpoint = { port: number; serviceNames: string[]; close(): P
 
 export async function listenEndpoint(
   dependencies: EndpointDependencies,
-  parameters: { port: number; host: string },
+  parameters: {
+    port: number;
+    host: string;
+    /** Public keys of the Restate servers allowed to call; when given, unsigned requests are refused. */
+    identityKeys?: readonly string[];
+  },
 ): Promise<RunningEndpoint> {
   const services = createServices(dependencies);
   const handler = restate.createEndpointHandler({
     services,
     logger: createRestateLogTransport(dependencies.logger),
+    ...(parameters.identityKeys && parameters.identityKeys.length > 0 ? { identityKeys: [...parameters.identityKeys] } : {}),
   });
   const server = http2.createServer(handler);
   const sessions = new Set<http2.ServerHttp2Session>();

@@ -4,7 +4,7 @@
  */
 import type { Config } from "../shared/config.ts";
 import type { DatabaseHandle } from "../shared/db/client.ts";
-import { openMigratedDatabase } from "../shared/db/open-migrated-database.ts";
+import { describeDatabase, openMigratedDatabase } from "../shared/db/open-migrated-database.ts";
 import { createOpsRoutes } from "../shared/http/ops-routes.ts";
 import { listen, type RunningHttpServer } from "../shared/http/listen.ts";
 import { createReadiness } from "../shared/http/readiness.ts";
@@ -17,6 +17,8 @@ import { createChainAccess, createChainRegistry } from "../shared/evm/chain-acce
 import { createChainHeadIndexerSource, createHttpIndexerSource } from "../shared/evm/indexer-source.ts";
 import { createSignerRegistry } from "../shared/signers/signer-registry.ts";
 import { createEngineMetrics } from "../shared/telemetry/engine-metrics.ts";
+import { createWebhookSecretBox } from "../shared/webhooks/secret-box.ts";
+import { createWebhookDispatcher } from "../shared/webhooks/target-policy.ts";
 import type { Hex } from "viem";
 import { listenEndpoint, type RunningEndpoint } from "./endpoint.ts";
 import { registerEndpoint } from "./registration/register-endpoint.ts";
@@ -47,7 +49,9 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
 
   let ops: RunningHttpServer;
   try {
-    ops = await listen(createOpsRoutes({ service: "ddwf-worker", readiness, renderMetrics: telemetry.renderMetrics }), {
+    let databaseInfo: ReturnType<typeof describeDatabase> | undefined;
+    const info = () => ({ database: databaseInfo ?? null, endpoint: config.WORKER_ADVERTISED_URL });
+    ops = await listen(createOpsRoutes({ service: "ddwf-worker", readiness, renderMetrics: telemetry.renderMetrics, info }), {
       port: config.OPS_PORT,
       host: config.HTTP_HOST,
     });
@@ -57,18 +61,15 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     const database = await openMigratedDatabase(config);
     cleanups.push(() => database.close());
     readiness.done("database");
-    logger.info("database ready", { kind: database.kind });
+    databaseInfo = describeDatabase(database);
+    // A database the worker serves itself is found nowhere else: say where it is.
+    logger.info("database ready", databaseInfo);
 
     const admin = createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN });
-    registerScrapeTimeGauges({
-      meter: telemetry.meter,
-      // Its own client with a short timeout: a slow admin API costs one gauge its sample, and the
-      // scrape still answers within Prometheus's default 10 s scrape timeout.
-      admin: createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN, timeoutMs: 5_000 }),
-      db: database.db,
-      logger,
-      stall: { pendingThresholdMs: config.STALL_PENDING_THRESHOLD_MS, noMutationThresholdMs: config.STALL_NO_MUTATION_THRESHOLD_MS },
-    });
+    const webhookPolicy = { allowInsecure: config.WEBHOOK_ALLOW_INSECURE_URLS };
+    const webhookDispatcher = createWebhookDispatcher(webhookPolicy);
+    cleanups.push(() => webhookDispatcher.close());
+    if (!config.WEBHOOK_SECRET_KEYS) logger.warn("WEBHOOK_SECRET_KEYS is not set: webhook deliveries cannot open their subscriptions' secrets");
     const chains = createChainRegistry([createChainAccess({ rpcUrl: config.CHAIN_RPC_URL, chainId: config.CHAIN_ID })]);
     const endpoint: RunningEndpoint = await listenEndpoint(
       {
@@ -89,17 +90,39 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
           maxFeePerGasGwei: config.TX_MAX_FEE_PER_GAS_GWEI,
         },
         admin,
-        webhooks: { retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE, timeoutMs: config.WEBHOOK_TIMEOUT_MS, retryAfterMaxMs: config.WEBHOOK_RETRY_AFTER_MAX_MS },
+        webhooks: {
+          retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          retryAfterMaxMs: config.WEBHOOK_RETRY_AFTER_MAX_MS,
+          transport: {
+            secretBox: config.WEBHOOK_SECRET_KEYS ? createWebhookSecretBox(config.WEBHOOK_SECRET_KEYS) : undefined,
+            policy: webhookPolicy,
+            dispatcher: webhookDispatcher,
+          },
+        },
         reconciliation: { staleAfterMs: config.RECONCILE_STALE_AFTER_MS, batchSize: config.RECONCILE_BATCH_SIZE, reorgDepth: config.RECONCILE_REORG_DEPTH },
         exchangeRates: { feedUrlTemplate: config.EXCHANGE_RATE_FEED_URL, maxAgeMs: config.EXCHANGE_RATE_MAX_AGE_MS },
         chainMonitor: { blockPollMs: config.CHAIN_MONITOR_POLL_MS },
       },
-      { port: config.WORKER_PORT, host: config.WORKER_HOST },
+      { port: config.WORKER_PORT, host: config.WORKER_HOST, identityKeys: config.RESTATE_IDENTITY_KEYS },
     );
     cleanups.push(() => endpoint.close());
     metrics.setServicesBound(endpoint.serviceNames.length);
+    registerScrapeTimeGauges({
+      meter: telemetry.meter,
+      // Its own client with a short timeout: a slow admin API costs one gauge its sample, and the
+      // scrape still answers within Prometheus's default 10 s scrape timeout.
+      admin: createRestateAdminClient({ baseUrl: config.RESTATE_ADMIN_URL, authToken: config.RESTATE_AUTH_TOKEN, timeoutMs: 5_000 }),
+      db: database.db,
+      logger,
+      stall: { pendingThresholdMs: config.STALL_PENDING_THRESHOLD_MS, noMutationThresholdMs: config.STALL_NO_MUTATION_THRESHOLD_MS },
+      boundServices: endpoint.serviceNames,
+    });
     readiness.done("endpoint");
-    logger.info("restate endpoint listening", { port: endpoint.port, services: endpoint.serviceNames });
+    logger.info("restate endpoint listening", { port: endpoint.port, services: endpoint.serviceNames, requestIdentity: config.RESTATE_IDENTITY_KEYS.length > 0 });
+    if (config.RESTATE_IDENTITY_KEYS.length === 0) {
+      logger.warn("RESTATE_IDENTITY_KEYS is not set: the endpoint accepts requests from any caller, not only Restate");
+    }
 
     let deploymentId: string | null = null;
     if (config.WORKER_AUTO_REGISTER) {

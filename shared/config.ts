@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseRetrySchedule } from "./webhooks/retry-schedule.ts";
+import { parseSecretKeyRing } from "./webhooks/secret-box.ts";
+import { IDENTITY_KEY_PATTERN } from "./restate/request-identity.ts";
 
 const port = z.coerce
   .number({ error: "must be a port number" })
@@ -19,6 +21,17 @@ const httpUrl = z
 const flag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
   .transform((value) => value === "true" || value === "1" || value === "yes");
+
+/** A string turned into a value by `parse`; what `parse` throws becomes the variable's problem. */
+const parsedBy = <T>(parse: (value: string) => T) =>
+  z.string().transform((value, context) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      context.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
 
 const positiveInt = z.coerce.number({ error: "must be a number" }).int("must be a whole number").positive("must be positive");
 
@@ -44,6 +57,15 @@ export const configSchema = z.object({
     .optional(),
   /** Bearer token for the admin API and ingress when Restate sits behind authentication. */
   RESTATE_AUTH_TOKEN: z.string().min(1, "must not be empty").optional(),
+  /**
+   * Public keys (`publickeyv1_…`, comma-separated) of the Restate servers allowed to call the worker:
+   * when set, the endpoint refuses every request not signed by one of them (request identity).
+   */
+  RESTATE_IDENTITY_KEYS: z
+    .string()
+    .transform((value) => value.split(",").map((key) => key.trim()).filter((key) => key.length > 0))
+    .pipe(z.array(z.string().regex(IDENTITY_KEY_PATTERN, "each key must look like publickeyv1_<base58>")))
+    .default([]),
   /** Port the worker's Restate endpoint listens on. */
   WORKER_PORT: port.default(9080),
   /** Worker processes `npm run cluster` starts behind its balancer (each on its own ports). */
@@ -64,6 +86,14 @@ export const configSchema = z.object({
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   /** Upper bound of each probe the DAPI's doctor route runs (ingress, admin, deployments, ...). */
   DOCTOR_PROBE_TIMEOUT_MS: positiveInt.max(60_000, "must be at most 60000").default(3_000),
+  /** Upper bound of each Restate admin API call the DAPI's operator routes make; past it they answer RESTATE_ADMIN_UNREACHABLE. */
+  DAPI_RESTATE_TIMEOUT_MS: positiveInt.max(120_000, "must be at most 120000").default(5_000),
+  /** `host:port` targets force-redeploy may register although they are Restate's own ports or link-local/metadata addresses. */
+  DAPI_REDEPLOY_ALLOW: z
+    .string()
+    .transform((value) => value.split(",").map((entry) => entry.trim().toLowerCase()).filter((entry) => entry.length > 0))
+    .pipe(z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$|^\[[0-9a-f:.]+\]:\d{1,5}$/, "each entry must be host:port")))
+    .default([]),
   /** First operator API key, stored hashed at DAPI start (created when missing). */
   DAPI_BOOTSTRAP_API_KEY: z.string().min(24, "must be at least 24 characters").optional(),
   /** EVM JSON-RPC endpoint. */
@@ -112,21 +142,18 @@ export const configSchema = z.object({
   /** Hex bytes appended to the calldata of every contract call (attribution), e.g. 0xdd01. */
   TX_ATTRIBUTION_SUFFIX: z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "must be 0x followed by an even number of hex digits").default("0x"),
   /** Pauses between webhook attempts (durations such as 5s, 5m, 2h); when spent, the delivery is dead-lettered. */
-  WEBHOOK_RETRY_SCHEDULE: z
-    .string()
-    .default(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
-    .transform((value, context) => {
-      try {
-        return parseRetrySchedule(value);
-      } catch (error) {
-        context.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
-        return z.NEVER;
-      }
-    }),
+  WEBHOOK_RETRY_SCHEDULE: z.string().default(DEFAULT_WEBHOOK_RETRY_SCHEDULE).pipe(parsedBy(parseRetrySchedule)),
   /** Upper bound of a receiver's `Retry-After`: a longer one is waited for this long, then tried again. */
   WEBHOOK_RETRY_AFTER_MAX_MS: positiveInt.default(3_600_000),
   /** How long one webhook attempt may take before it counts as failed. */
   WEBHOOK_TIMEOUT_MS: positiveInt.max(120_000, "must be at most 120000").default(10_000),
+  /**
+   * Key ring that encrypts webhook signing secrets at rest (AES-256-GCM): `id:base64key,...`, 32-byte
+   * keys, the first one seals, all open. Needed by the DAPI's webhook routes and by the worker.
+   */
+  WEBHOOK_SECRET_KEYS: parsedBy(parseSecretKeyRing).optional(),
+  /** Development only: let webhook URLs use http and reach loopback, private and link-local addresses. */
+  WEBHOOK_ALLOW_INSECURE_URLS: flag.default(false),
   /** An invocation unfinished for longer than this (and not modified for STALL_NO_MUTATION_THRESHOLD_MS) counts as stalled. */
   STALL_PENDING_THRESHOLD_MS: positiveInt.default(600_000),
   /** How long a stalled invocation has gone without any progress in its journal. */

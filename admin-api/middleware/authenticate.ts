@@ -8,6 +8,7 @@ import { errorMessageOf } from "../../shared/errors.ts";
 import { PERMISSIONS, type Permission } from "../auth/permissions.ts";
 import type { DapiEnv } from "../context.ts";
 import { DapiError } from "../errors.ts";
+import { redactingLogger } from "../redact.ts";
 
 export const API_KEY_HEADER = "X-Api-Key";
 
@@ -24,6 +25,9 @@ export function authenticate() {
       c.var.logger.warn("operator request refused: unknown API key", { path: c.req.path });
       throw new DapiError("UNAUTHENTICATED", `the ${API_KEY_HEADER} header does not match an active API key`);
     }
+    c.set("presentedApiKey", presented);
+    // From here on the key is masked in every log line of the request, whatever field it lands in.
+    c.set("logger", redactingLogger(c.var.logger, { secrets: [presented] }));
     c.set("principal", {
       keyId: key.id,
       actorId: key.actorId,

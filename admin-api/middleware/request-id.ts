@@ -1,6 +1,7 @@
 /**
  * Gives every request an id, answered in `X-Request-Id` on every response (errors and 404s included)
  * and attached to every log line of the request. A caller's own id is kept when it looks like one.
+ * Every answer also says it is not to be cached and not to be sniffed into another content type.
  */
 import { createMiddleware } from "hono/factory";
 import type { Logger } from "../../shared/logger.ts";
@@ -17,5 +18,7 @@ export function requestId(logger: Logger) {
     c.set("logger", logger.child({ requestId: id }));
     await next();
     c.header(REQUEST_ID_HEADER, id);
+    c.header("Cache-Control", "no-store");
+    c.header("X-Content-Type-Options", "nosniff");
   });
 }

@@ -66,7 +66,7 @@ export function buildOpenApiDocument(operations: readonly Operation[], info: { v
         ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(operation.body, "input") } } } }
         : {}),
       responses: {
-        "200": { description: "Success", content: { "application/json": { schema: jsonSchema(operation.response, "output") } } },
+        [String(operation.successStatus ?? 200)]: { description: "Success", content: { "application/json": { schema: jsonSchema(operation.response, "output") } } },
         ...errorResponses(operation),
       },
     };

@@ -9,7 +9,7 @@ import type { DapiErrorCode } from "../errors.ts";
 
 export type Operation = {
   operationId: string;
-  method: "get" | "post";
+  method: "get" | "post" | "patch" | "delete";
   /** Full path in Hono syntax (`:id` for parameters). */
   path: string;
   tag: string;
@@ -23,6 +23,8 @@ export type Operation = {
   params?: z.ZodObject;
   query?: z.ZodObject;
   response: z.ZodType;
+  /** Status of a successful answer; 200 unless the route creates something (201). */
+  successStatus?: 200 | 201;
   /** Codes the route answers besides authentication, validation and internal errors. */
   errors: DapiErrorCode[];
 };

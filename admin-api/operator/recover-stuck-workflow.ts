@@ -20,12 +20,18 @@ import { DapiError } from "../errors.ts";
 import { sqlString } from "./sql.ts";
 
 export const WORKFLOW_IDENTIFIER = /^[a-zA-Z0-9_-]+$/;
-const identifier = z.string().regex(WORKFLOW_IDENTIFIER, "must match ^[a-zA-Z0-9_-]+$ (letters, digits, _ and -)");
+/** Longest service name and key accepted; longer ones are refused before Restate is asked. */
+export const MAX_SERVICE_NAME_LENGTH = 255;
+export const MAX_SERVICE_KEY_LENGTH = 1_024;
+const identifier = (max: number) =>
+  z.string().max(max, `must be at most ${max} characters`).regex(WORKFLOW_IDENTIFIER, "must match ^[a-zA-Z0-9_-]+$ (letters, digits, _ and -)");
+export const serviceNameSchema = identifier(MAX_SERVICE_NAME_LENGTH);
+export const serviceKeySchema = identifier(MAX_SERVICE_KEY_LENGTH);
 
 export const recoverStuckWorkflowRequest = z
   .object({
-    serviceName: identifier.describe("Restate service name of the workflow, e.g. EngineCanary"),
-    serviceKey: identifier.describe("The workflow key (workflow id) to recover"),
+    serviceName: serviceNameSchema.describe("Restate service name of the workflow, e.g. EngineCanary"),
+    serviceKey: serviceKeySchema.describe("The workflow key (workflow id) to recover"),
   })
   .strict();
 
@@ -54,10 +60,16 @@ export type RecoverStuckWorkflowParameters = {
   serviceName: string;
   serviceKey: string;
   logger: Logger;
+  /**
+   * Refuse with RESTATE_WORKFLOW_NOT_FOUND when the key has no invocation at all (the route: the
+   * operator probably mistyped it). Dead-letter replay allows it: a key whose invocations were
+   * purged is free to run again.
+   */
+  requireInvocations?: boolean;
 };
 
 export type RecoverStuckWorkflowReturnType = { purgedInvocationIds: string[] };
-/** RESTATE_WORKFLOW_RETRY_BLOCKED (DapiError), or a RestateAdminError (unreachable, or clearing the state failed). */
+/** RESTATE_WORKFLOW_RETRY_BLOCKED or RESTATE_WORKFLOW_NOT_FOUND (DapiError), or a RestateAdminError (unreachable, or clearing the state failed). */
 export type RecoverStuckWorkflowErrorType = DapiError | RestateAdminError;
 
 export async function recoverStuckWorkflow(parameters: RecoverStuckWorkflowParameters): Promise<RecoverStuckWorkflowReturnType> {
@@ -65,6 +77,13 @@ export async function recoverStuckWorkflow(parameters: RecoverStuckWorkflowParam
   const target = `${serviceName}/${serviceKey}`;
 
   const invocations = await queryInvocations(admin, serviceName, serviceKey);
+  if (invocations.length === 0 && parameters.requireInvocations) {
+    throw new DapiError(
+      "RESTATE_WORKFLOW_NOT_FOUND",
+      `${target} has no invocation at all; nothing was changed (check the service name and the key against doctor's recentFailures)`,
+      { data: { serviceName, serviceKey } },
+    );
+  }
   const active = invocations.filter((row) => !FINISHED_STATUSES.has(row.status));
   if (active.length > 0) {
     throw blocked(

@@ -13,7 +13,14 @@ import { DapiError } from "../errors.ts";
 import type { DeadLetterStore } from "../stores.ts";
 import { recoverStuckWorkflow } from "./recover-stuck-workflow.ts";
 
-export const replayDeadLetterParams = z.object({ id: z.string().min(1).max(300).describe("Dead letter id") });
+export const replayDeadLetterParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(300)
+    .regex(/^[A-Za-z0-9._:-]+$/, "must be a dead letter id (letters, digits, . _ : -)")
+    .describe("Dead letter id"),
+});
 export const replayDeadLetterRequest = z.object({}).strict().describe("An empty object");
 export const replayDeadLetterResponse = z.object({
   acknowledged: z.literal(true),

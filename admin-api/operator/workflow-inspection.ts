@@ -5,16 +5,15 @@
  */
 import { z } from "zod";
 import type { RestateAdminClient } from "../../shared/restate/admin-client.ts";
-import { WORKFLOW_IDENTIFIER } from "./recover-stuck-workflow.ts";
+import { serviceKeySchema, serviceNameSchema } from "./recover-stuck-workflow.ts";
 import { isoTimestamp, parseAnswer, sqlString, sqlStringList } from "./sql.ts";
 
 /** Journal entries answered per request, across all invocations of the key. */
 export const JOURNAL_ENTRY_LIMIT = 1_000;
 
-const identifier = z.string().regex(WORKFLOW_IDENTIFIER, "must match ^[a-zA-Z0-9_-]+$ (letters, digits, _ and -)");
 export const workflowInstanceParams = z.object({
-  serviceName: identifier.describe("Restate service name of the workflow"),
-  serviceKey: identifier.describe("The workflow key"),
+  serviceName: serviceNameSchema.describe("Restate service name of the workflow"),
+  serviceKey: serviceKeySchema.describe("The workflow key"),
 });
 
 const journalEntry = z.object({

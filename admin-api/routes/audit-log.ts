@@ -7,6 +7,7 @@ import { z } from "zod";
 import { decodeAuditCursor, encodeAuditCursor, type AuditEntryRow } from "../../shared/db/repositories/audit-log.ts";
 import { AUDIT_OUTCOMES } from "../../shared/db/schema/index.ts";
 import type { DapiEnv } from "../context.ts";
+import { validationFailed } from "../errors.ts";
 import type { ServicesSource } from "../middleware/services.ts";
 import { defineOperation } from "../openapi/operation.ts";
 import { parseQuery } from "../request-input.ts";
@@ -14,14 +15,29 @@ import { guard, relativePath } from "./guard.ts";
 
 export const AUDIT_LOG_PREFIX = "/api/v2/admin/audit-log";
 
-const timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 timestamp" });
+/** Audit rows start no earlier than 1970 and no later than 9999: anything outside is a mistake, and PostgreSQL or JavaScript dates would fail on it. */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const timestamp = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 timestamp" })
+  .refine((value) => {
+    const at = Date.parse(value);
+    // Text that is no timestamp at all is reported by the format check alone.
+    return Number.isNaN(at) || (at >= EARLIEST && at <= LATEST);
+  }, "must be between 1970-01-01 and 9999-12-31");
+/** Filter text: no control characters (PostgreSQL cannot compare a NUL, and no route or actor has one). */
+const filterText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
 
 const listQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).default(50),
     cursor: z.string().max(500).optional().describe("nextCursor of the previous page"),
-    route: z.string().max(300).optional().describe('Exact route, e.g. "POST /api/v2/admin/operator/restate/doctor"'),
-    actorId: z.string().max(200).optional(),
+    route: filterText(300).optional().describe('Exact route, e.g. "POST /api/v2/admin/operator/restate/doctor"'),
+    actorId: filterText(200).optional(),
     outcome: z.enum(AUDIT_OUTCOMES).optional(),
     from: timestamp.optional().describe("Started at or after"),
     to: timestamp.optional().describe("Started at or before"),
@@ -74,9 +90,7 @@ export function createAuditLogRoutes(source: ServicesSource | undefined): Hono<D
   routes.get(relativePath(auditLogOperations.list, AUDIT_LOG_PREFIX), guard(auditLogOperations.list, source), async (c) => {
     const query = parseQuery(c, listQuery);
     const before = query.cursor === undefined ? undefined : decodeAuditCursor(query.cursor);
-    if (query.cursor !== undefined && !before) {
-      throw new z.ZodError([{ code: "custom", path: ["cursor"], message: "is not a cursor issued by this API", input: query.cursor }]);
-    }
+    if (query.cursor !== undefined && !before) throw validationFailed("cursor", "is not a cursor issued by this API");
     const page = await c.var.services.stores.audit.list({
       limit: query.limit,
       before,

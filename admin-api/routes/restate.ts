@@ -8,7 +8,8 @@ import type { ServicesSource } from "../middleware/services.ts";
 import { defineOperation } from "../openapi/operation.ts";
 import { cleanupStaleDeployments, cleanupStaleDeploymentsRequest } from "../operator/cleanup-stale-deployments.ts";
 import { doctorRequest, doctorResponse, runDoctor } from "../operator/doctor.ts";
-import { forceRedeploy, forceRedeployRequest, forceRedeployResponse } from "../operator/force-redeploy.ts";
+import { checkDeploymentTarget, forceRedeploy, forceRedeployRequest, forceRedeployResponse } from "../operator/force-redeploy.ts";
+import { createRestateAdminClient } from "../../shared/restate/admin-client.ts";
 import { acknowledgedResponse, recoverStuckWorkflow, recoverStuckWorkflowRequest } from "../operator/recover-stuck-workflow.ts";
 import { parseJsonBody } from "../request-input.ts";
 import { guard, relativePath } from "./guard.ts";
@@ -36,12 +37,13 @@ export const restateOperations = {
     path: `${RESTATE_OPERATOR_PREFIX}/force-redeploy`,
     tag: "restate",
     summary: "Register a worker URL again (force by default) and answer its deployment id",
-    description: "Drains and deletes nothing; follow with cleanup-stale-deployments to remove old deployments.",
+    description:
+      "Drains and deletes nothing; follow with cleanup-stale-deployments to remove old deployments. URLs with credentials, Restate's own ports and link-local or metadata addresses are refused; a failed discovery is summarised without the endpoint's own answer.",
     permission: "system:operate",
     audited: true,
     body: forceRedeployRequest,
     response: forceRedeployResponse,
-    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_ADMIN_REQUEST_FAILED"],
+    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_ADMIN_REQUEST_FAILED", "SERVICE_ENDPOINT_NOT_ANSWERING"],
   }),
   cleanupStaleDeployments: defineOperation({
     operationId: "restateCleanupStaleDeployments",
@@ -64,12 +66,12 @@ export const restateOperations = {
     tag: "restate",
     summary: "Purge the terminal-failed invocations of one workflow key and clear its state",
     description:
-      "Refused with RESTATE_WORKFLOW_RETRY_BLOCKED (409, data.reason active-invocation or already-succeeded) when an invocation of the key is unfinished or the run already succeeded; purge-failed and query-failed answer 502.",
+      "Refused with RESTATE_WORKFLOW_RETRY_BLOCKED (409, data.reason active-invocation or already-succeeded) when an invocation of the key is unfinished or the run already succeeded; purge-failed and query-failed answer 502. A key with no invocation at all is RESTATE_WORKFLOW_NOT_FOUND (404), nothing changed.",
     permission: "system:operate",
     audited: true,
     body: recoverStuckWorkflowRequest,
     response: acknowledgedResponse,
-    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_ADMIN_REQUEST_FAILED", "RESTATE_WORKFLOW_RETRY_BLOCKED"],
+    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_ADMIN_REQUEST_FAILED", "RESTATE_WORKFLOW_RETRY_BLOCKED", "RESTATE_WORKFLOW_NOT_FOUND"],
   }),
 };
 
@@ -85,7 +87,10 @@ export function createRestateRoutes(source: ServicesSource | undefined): Hono<Da
 
   routes.post(at(restateOperations.forceRedeploy), guard(restateOperations.forceRedeploy, source), async (c) => {
     const input = await parseJsonBody(c, forceRedeployRequest);
-    const result = await forceRedeploy(c.var.services.admin, input);
+    const { admin, restate, redeployAllow } = c.var.services;
+    await checkDeploymentTarget(input.serviceUrl, { restate, allow: redeployAllow });
+    const healthProbe = createRestateAdminClient({ baseUrl: restate.adminUrl, authToken: restate.authToken, timeoutMs: 1_000 });
+    const result = await forceRedeploy(admin, { ...input, adminAnswers: () => healthProbe.health().then(() => true, () => false) });
     c.var.logger.info("service URL registered", { deploymentId: result.deploymentId, force: input.force });
     return c.json(result);
   });
@@ -98,7 +103,7 @@ export function createRestateRoutes(source: ServicesSource | undefined): Hono<Da
 
   routes.post(at(restateOperations.recoverStuckWorkflow), guard(restateOperations.recoverStuckWorkflow, source), async (c) => {
     const input = await parseJsonBody(c, recoverStuckWorkflowRequest);
-    await recoverStuckWorkflow({ admin: c.var.services.admin, ...input, logger: c.var.logger });
+    await recoverStuckWorkflow({ admin: c.var.services.admin, ...input, logger: c.var.logger, requireInvocations: true });
     return c.json({ acknowledged: true as const });
   });
 

@@ -3,6 +3,7 @@
  * and ingress answer. Telemetry is off (`disable-telemetry`, DO_NOT_TRACK=1).
  */
 import { resolve } from "node:path";
+import { RESTATE_SIGNING_KEY_ENV } from "../../shared/restate/request-identity.ts";
 import { restateServerBinary } from "./binaries.ts";
 import { startManagedProcess, type ManagedProcess } from "./managed-process.ts";
 import { waitFor } from "./wait-for.ts";
@@ -16,6 +17,8 @@ export type StartRestateServerParameters = {
   ports?: { ingress: number; admin: number; node: number };
   /** Extra RESTATE_* variables, e.g. a shorter inactivity timeout for always-replay tests. */
   env?: Record<string, string>;
+  /** PEM file of the ed25519 key that signs every request to service endpoints (request identity). */
+  requestIdentityKeyFile?: string;
   startTimeoutMs?: number;
 };
 
@@ -35,6 +38,7 @@ export async function startRestateServer(parameters: StartRestateServerParameter
     RESTATE_DISABLE_TELEMETRY: "true",
     RESTATE_BASE_DIR: resolve(parameters.baseDir),
     RESTATE_LOG_DISABLE_ANSI_CODES: "true",
+    ...(parameters.requestIdentityKeyFile ? { [RESTATE_SIGNING_KEY_ENV]: resolve(parameters.requestIdentityKeyFile) } : {}),
     ...parameters.env,
   };
   if (parameters.ports) {

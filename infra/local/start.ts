@@ -7,9 +7,11 @@
  * database. Anything whose URL is configured (RESTATE_ADMIN_URL, CHAIN_RPC_URL, DATABASE_URL) is
  * used as it is instead of being started. A second start finds the state of the first.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { connectDatabase, EMBEDDED_URL_MARKER } from "../../shared/db/client.ts";
+import { ensureRequestIdentityKeys } from "../../shared/restate/request-identity.ts";
+import { generateSecretKeyEntry } from "../../shared/webhooks/secret-box.ts";
 import { setUpIssuanceDemo } from "../demo/asset-issuance-demo.ts";
 import { setUpRecoveryDemo } from "../demo/identity-recovery-demo.ts";
 import { privateKeyToAddress } from "viem/accounts";
@@ -29,12 +31,18 @@ async function main(): Promise<void> {
   try {
     const childEnv: Record<string, string> = {};
 
+    let identityLine: string | undefined;
     if (!config.explicit.restateAdmin) {
+      // Only this Restate may call the worker: it signs with a key kept in DATA_DIR, the worker checks.
+      const identity = await ensureRequestIdentityKeys(join(dataDir, "restate-identity"));
+      childEnv.RESTATE_IDENTITY_KEYS = [...config.RESTATE_IDENTITY_KEYS, identity.publicKey].join(",");
+      identityLine = `  Request identity  Restate signs with ${identity.privateKeyFile}; the worker accepts only ${identity.publicKey}`;
       say(`ddwf: starting restate-server (restate.toml, data in ${join(dataDir, "restate")})`);
       const restate = await startRestateServer({
         baseDir: join(dataDir, "restate"),
         configFile: resolve("restate.toml"),
         logFile: join(logDir, "restate-server.log"),
+        requestIdentityKeyFile: identity.privateKeyFile,
       });
       children.add({ name: "restate-server", stop: restate.stop });
       stopAllWhenItExits(restate.process, children);
@@ -46,6 +54,8 @@ async function main(): Promise<void> {
     const devSigners = chain.devSigners;
     if (!config.explicit.chainRpc) childEnv.CHAIN_RPC_URL = chain.rpcUrl;
     if (devSigners.length > 0) childEnv.SIGNER_DEV_KEYS = devSigners.join(",");
+
+    if (!config.WEBHOOK_SECRET_KEYS) childEnv.WEBHOOK_SECRET_KEYS = await localWebhookSecretKeys(dataDir);
 
     const { databaseUrl, printedKey } = await prepareLocalDatabase(config, children);
     childEnv.DATABASE_URL = databaseUrl;
@@ -108,6 +118,7 @@ async function main(): Promise<void> {
     if (devSigners.length > 0) {
       say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);
     }
+    if (identityLine) say(identityLine);
     for (const line of demoLines) say(line);
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);
     say("");
@@ -115,6 +126,18 @@ async function main(): Promise<void> {
   } catch (error) {
     say(`ddwf: start-up failed: ${error instanceof Error ? error.message : String(error)}`);
     await shutdown("start-up failed", 1);
+  }
+}
+
+/** The webhook key ring of a local stack, created once in DATA_DIR (owner-readable only). */
+async function localWebhookSecretKeys(dataDir: string): Promise<string> {
+  const file = join(dataDir, "webhook-secret-keys");
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    const ring = generateSecretKeyEntry("local-1");
+    await writeFile(file, `${ring}\n`, { mode: 0o600 });
+    return ring;
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Health and metrics routes shared by the worker's ops server and the DAPI:
  * `/health/live` answers as soon as the process listens; `/health/ready` answers 200 once start-up
- * is complete and 503 with what is still pending before; `/metrics` is the Prometheus exposition.
+ * is complete and 503 with what is still pending before; `/metrics` is the Prometheus exposition;
+ * `/info`, where given, says where the process keeps things (its database).
  */
 import { Hono } from "hono";
 import type { Readiness } from "./readiness.ts";
@@ -10,8 +11,14 @@ export function createOpsRoutes(parameters: {
   service: string;
   readiness: Readiness;
   renderMetrics: () => Promise<string>;
+  /** What `/info` shows about the running process (e.g. where its embedded database is); read at each request. */
+  info?: () => Record<string, unknown>;
 }): Hono {
   const app = new Hono();
+  if (parameters.info) {
+    const info = parameters.info;
+    app.get("/info", (c) => c.json({ service: parameters.service, ...info() }));
+  }
   app.get("/health/live", (c) => c.json({ status: "live", service: parameters.service }));
   app.get("/health/ready", (c) => {
     const snapshot = parameters.readiness.snapshot();

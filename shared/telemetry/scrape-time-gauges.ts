@@ -3,7 +3,7 @@
  * (the Restate admin SQL introspection, the database) and reports what it says now. A source that
  * fails yields no sample for that gauge and a logged warning; the scrape itself still succeeds.
  *
- * - dalp.ddwf.workflow.stalled{service}: invocations not completed, pending longer than
+ * - dalp.ddwf.workflow.stalled{service}: (0 for every bound service with none) invocations not completed, pending longer than
  *   STALL_PENDING_THRESHOLD_MS and not modified for STALL_NO_MUTATION_THRESHOLD_MS (paused and
  *   backing-off ones included: they need attention too; delayed calls count from their start time);
  * - dalp.ddwf.invocations.active{service, status}: unfinished invocations by service and status;
@@ -22,6 +22,11 @@ export type ScrapeTimeGaugesParameters = {
   db: Database;
   logger: Logger;
   stall: { pendingThresholdMs: number; noMutationThresholdMs: number };
+  /**
+   * Services bound to this worker: each gets a stalled sample at every scrape, 0 when nothing of it
+   * is stalled, so "nothing stalled" reads differently from "the detector is broken" (no series).
+   */
+  boundServices?: readonly string[];
 };
 
 /**
@@ -77,12 +82,13 @@ export function registerScrapeTimeGauges(parameters: ScrapeTimeGaugesParameters)
     });
   };
 
-  observe("dalp.ddwf.workflow.stalled", "Invocations pending beyond the stall thresholds, by service, at observation time", async () =>
-    (await admin.query<{ service: string; stalled: number }>(stalledInvocationsQuery(parameters.stall))).map((row) => ({
-      value: Number(row.stalled),
-      attributes: { service: row.service },
-    })),
-  );
+  observe("dalp.ddwf.workflow.stalled", "Invocations pending beyond the stall thresholds, by service, at observation time", async () => {
+    const stalled = new Map<string, number>((parameters.boundServices ?? []).map((service) => [service, 0]));
+    for (const row of await admin.query<{ service: string; stalled: number }>(stalledInvocationsQuery(parameters.stall))) {
+      stalled.set(row.service, Number(row.stalled));
+    }
+    return [...stalled].map(([service, value]) => ({ value, attributes: { service } }));
+  });
 
   observe("dalp.ddwf.invocations.active", "Unfinished invocations by service and status, at observation time", async () =>
     (

@@ -14,16 +14,38 @@ import { createDapiApp } from "../../admin-api/app.ts";
 import { OPERATOR_PERMISSIONS, ROLE_PERMISSIONS } from "../../admin-api/auth/permissions.ts";
 import type { RestateEndpoints } from "../../admin-api/context.ts";
 import { createOperatorServices } from "../../admin-api/operator-services.ts";
+import { testWebhookKeyRing } from "./webhook-keys.ts";
 
 export type DapiAnswer<Body = Record<string, unknown>> = { status: number; body: Body; requestId: string | null };
 
-export async function startDapiHarness(options?: { restate?: Partial<RestateEndpoints>; probeTimeoutMs?: number }) {
+export type DapiHarnessOptions = {
+  restate?: Partial<RestateEndpoints>;
+  probeTimeoutMs?: number;
+  /** DAPI_RESTATE_TIMEOUT_MS */
+  restateTimeoutMs?: number;
+  /** DAPI_REDEPLOY_ALLOW */
+  redeployAllow?: string[];
+  /** WEBHOOK_ALLOW_INSECURE_URLS; true unless told otherwise (the test receivers are http on loopback). */
+  webhookAllowInsecureUrls?: boolean;
+  /** Leave WEBHOOK_SECRET_KEYS unset. */
+  withoutWebhookKeys?: boolean;
+};
+
+export async function startDapiHarness(options?: DapiHarnessOptions) {
   const stack = inject("stack");
   const database = connectDatabase({ url: inject("databaseUrl"), embedded: true, poolSize: 2 });
   const logLines: string[] = [];
   const logger = createLogger({ service: "ddwf-dapi", level: "debug", sink: (line) => logLines.push(line) });
   const restate: RestateEndpoints = { adminUrl: stack.restateAdminUrl, ingressUrl: stack.restateIngressUrl, ...options?.restate };
-  const services = createOperatorServices({ db: database.db, restate, doctorProbeTimeoutMs: options?.probeTimeoutMs ?? 3_000 });
+  const services = createOperatorServices({
+    db: database.db,
+    restate,
+    doctorProbeTimeoutMs: options?.probeTimeoutMs ?? 3_000,
+    ...(options?.restateTimeoutMs === undefined ? {} : { restateTimeoutMs: options.restateTimeoutMs }),
+    ...(options?.redeployAllow === undefined ? {} : { redeployAllow: options.redeployAllow }),
+    webhookSecretKeys: options?.withoutWebhookKeys ? undefined : testWebhookKeyRing,
+    webhookAllowInsecureUrls: options?.webhookAllowInsecureUrls ?? true,
+  });
   const app = createDapiApp({ readiness: createReadiness([]), renderMetrics: async () => "", logger, operator: services });
 
   const suffix = crypto.randomUUID().slice(0, 8);
@@ -40,7 +62,7 @@ export async function startDapiHarness(options?: { restate?: Partial<RestateEndp
 
   /** Calls the DAPI; the operator key is sent unless `key` says otherwise (null: no header). */
   const call = async <Body = Record<string, unknown>>(
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "PATCH" | "DELETE",
     path: string,
     body?: unknown,
     options?: { key?: string | null; rawBody?: string; headers?: Record<string, string> },
@@ -51,7 +73,7 @@ export async function startDapiHarness(options?: { restate?: Partial<RestateEndp
     const response = await app.request(path, {
       method,
       headers,
-      ...(method === "POST" ? { body: options?.rawBody ?? JSON.stringify(body ?? {}) } : {}),
+      ...(method === "POST" || method === "PATCH" ? { body: options?.rawBody ?? JSON.stringify(body ?? {}) } : {}),
     });
     return { status: response.status, body: (await response.json()) as Body, requestId: response.headers.get("x-request-id") };
   };

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { startAnvil } from "../../infra/local/anvil.ts";
 import { freePort } from "../../infra/local/free-port.ts";
 import { startRestateServer } from "../../infra/local/restate-server.ts";
+import { ensureRequestIdentityKeys } from "../../shared/restate/request-identity.ts";
 
 export type TestStack = {
   restateIngressUrl: string;
@@ -19,6 +20,8 @@ export type TestStack = {
   chainId: number;
   /** Where processes started by tests write their logs. */
   logDir: string;
+  /** Restate signs its requests with this key pair; workers accept only the public key. */
+  restateIdentity?: { publicKey: string; privateKeyFile: string };
 };
 
 export type StartedStack = { stack: TestStack; stop(): Promise<void> };
@@ -48,11 +51,14 @@ export const binariesStackProvider: StackProvider = {
     await mkdir(LOG_DIR, { recursive: true });
     const baseDir = await mkdtemp(join(tmpdir(), "ddwf-restate-"));
     const [ingress, admin, node, anvilPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    // Not inside baseDir: restate-server would take a folder there for another node's data.
+    const identity = await ensureRequestIdentityKeys(await mkdtemp(join(tmpdir(), "ddwf-restate-identity-")));
     const [restate, anvil] = await Promise.all([
       startRestateServer({
         baseDir,
         ports: { ingress, admin, node },
         logFile: join(LOG_DIR, options?.alwaysReplay ? "restate-server-replay.log" : "restate-server.log"),
+        requestIdentityKeyFile: identity.privateKeyFile,
         env: {
           RESTATE_DEFAULT_NUM_PARTITIONS: "2",
           RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE: "256 MiB",
@@ -70,6 +76,7 @@ export const binariesStackProvider: StackProvider = {
         chainRpcUrl: anvil.rpcUrl,
         chainId: anvil.chainId,
         logDir: LOG_DIR,
+        restateIdentity: identity,
       },
       stop: async () => {
         await Promise.all([restate.stop(), anvil.stop()]);

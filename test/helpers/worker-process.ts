@@ -11,6 +11,7 @@ import { loadConfig } from "../../shared/config.ts";
 import { createLogger } from "../../shared/logger.ts";
 import { startWorker, type RunningWorker } from "../../services/worker.ts";
 import type { TestStack } from "./stack.ts";
+import { TEST_WEBHOOK_SECRET_KEYS } from "./webhook-keys.ts";
 
 export type WorkerEnvironment = Record<string, string>;
 
@@ -28,6 +29,11 @@ export async function workerEnvironment(stack: TestStack, databaseUrl: string, o
     LOG_LEVEL: "debug",
     // Recurring loops run only in the tests that are about them (they call runOnce themselves).
     RECONCILE_INTERVAL_MS: "0",
+    // Webhook receivers of the tests listen on loopback over http.
+    WEBHOOK_SECRET_KEYS: TEST_WEBHOOK_SECRET_KEYS,
+    WEBHOOK_ALLOW_INSECURE_URLS: "true",
+    // Only the test stack's Restate may call the worker.
+    ...(stack.restateIdentity ? { RESTATE_IDENTITY_KEYS: stack.restateIdentity.publicKey } : {}),
     ...overrides,
   };
 }

@@ -95,12 +95,13 @@ describe("force-redeploy and cleanup-stale-deployments", () => {
     expect(await dapi.auditRowsOf(answer.requestId)).toMatchObject([{ outcome: "failure", errorCode: "RESTATE_DEPLOYMENT_NOT_FOUND" }]);
   });
 
-  it("stores a URL with user:pass@ redacted, keeping host, path, query and fragment, and logs no password", async () => {
+  it("refuses a URL with user:pass@, storing it redacted (host, path, query and fragment kept) and logging no password", async () => {
     const answer = await dapi.call("POST", `${RESTATE}/cleanup-stale-deployments`, {
       serviceUrl: "http://deployer:s3cr3t-pa55@127.0.0.1:9/v1/?tenant=a#frag",
     });
 
-    expect(answer.status).toBe(404);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ code: "VALIDATION_FAILED", data: { issues: [{ field: "serviceUrl" }] } });
     const [row] = await dapi.auditRowsOf(answer.requestId);
     expect(row?.arguments).toEqual({ serviceUrl: "http://REDACTED@127.0.0.1:9/v1/?tenant=a#frag" });
     expect(JSON.stringify(row)).not.toContain("s3cr3t-pa55");

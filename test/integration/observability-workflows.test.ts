@@ -16,6 +16,7 @@ import { transactionExecutionWorkflow } from "../../services/workflows/transacti
 import { parseSamples, sumSamples } from "../helpers/prometheus-text.ts";
 import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
+import { sealedSecrets } from "../helpers/webhook-keys.ts";
 
 
 /** A webhook receiver that keeps each request's headers and body and answers 204. */
@@ -67,7 +68,7 @@ describe("observability of running workflows", () => {
       id: subscriptionId,
       url: receiver.url,
       eventTypes: ["transaction.completed"],
-      secrets: [{ secret: generateWebhookSecret(), createdAt: new Date().toISOString() }],
+      secrets: sealedSecrets(subscriptionId, [generateWebhookSecret()]),
     });
   });
   afterAll(async () => {

@@ -58,6 +58,8 @@ describe("observability", () => {
     expect(sumSamples(text, "dalp_ddwf_transaction_duration_ms_count")).toBe(4);
     expect(sumSamples(text, "dalp_ddwf_exchange_rate_schedulers_active")).toBe(0);
     expect(parseSamples(text).some((s) => s.name === "dalp_ddwf_transactions" && s.labels.phase === "completed")).toBe(true);
+    // A stalled sample for each of the 8 bound services, 0 where nothing is stalled.
+    expect(new Set(parseSamples(text).filter((s) => s.name === "dalp_ddwf_workflow_stalled").map((s) => s.labels.service)).size).toBe(8);
 
     // Every series the alert rules and the dashboard query exists.
     const referenced = new Set(
@@ -123,7 +125,6 @@ const OPTIONAL_UNTIL_OBSERVED = new Set([
   "dalp_ddwf_webhook_deliveries_total",
   "dalp_ddwf_nonce_replacements_total",
   "dalp_ddwf_reconciliation_findings_total",
-  "dalp_ddwf_workflow_stalled",
   "dalp_ddwf_transaction_processor_queue_depth",
   "dalp_ddwf_invocations_active",
 ]);

@@ -7,6 +7,7 @@ import { generateWebhookSecret } from "../../shared/webhooks/standard-webhooks.t
 import { eq } from "drizzle-orm";
 import { startDapiHarness } from "../helpers/dapi-harness.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
+import { sealedSecrets } from "../helpers/webhook-keys.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
 
 /** Retries 100 ms apart in these tests: seven attempts in all, the schedule's shape without its day. */
@@ -38,7 +39,7 @@ describe("webhook delivery", () => {
       id: subscriptionId,
       url: receiver.url,
       eventTypes: ["transaction.completed"],
-      secrets: secrets.map((secret) => ({ secret, createdAt: new Date().toISOString() })),
+      secrets: sealedSecrets(subscriptionId, secrets),
     });
   }
 

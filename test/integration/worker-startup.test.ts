@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
+import { connectDatabase } from "../../shared/db/client.ts";
 import { createRestateAdminClient, sameDeploymentUri } from "../../shared/restate/admin-client.ts";
 import { startTcpProxy, targetOf } from "../helpers/tcp-proxy.ts";
 import { createWorkerProcess, startWorkerInProcess, workerEnvironment, type WorkerProcess } from "../helpers/worker-process.ts";
@@ -65,6 +67,24 @@ describe("worker start-up", () => {
       ]);
     } finally {
       await running.stop();
+    }
+  });
+
+  it("says where the embedded database it serves itself is: in its log and at /info on the ops server", async () => {
+    // DATABASE_URL empty counts as unset: the worker serves a PGlite database of its own.
+    worker = createWorkerProcess(stack, await workerEnvironment(stack, databaseUrl, { DATABASE_URL: "", PGLITE_DATA_DIR: "memory://", WORKER_AUTO_REGISTER: "false" }), "embedded-db-worker");
+    await worker.start();
+
+    const info = (await (await fetch(`${worker.opsUrl}/info`)).json()) as { database: { kind: string; url: string } };
+    expect(info.database).toMatchObject({ kind: "embedded", url: expect.stringMatching(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?application_name=ddwf-embedded$/) as unknown });
+    const logged = readFileSync(worker.logFile, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as { msg: string; url?: string });
+    expect(logged.find((line) => line.msg === "database ready")?.url).toBe(info.database.url);
+    // The URL it shows is one another process can use.
+    const client = connectDatabase({ url: info.database.url, embedded: true, poolSize: 1 });
+    try {
+      expect(await client.sql`select 1 as one`).toEqual([{ one: 1 }]);
+    } finally {
+      await client.close();
     }
   });
 

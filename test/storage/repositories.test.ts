@@ -428,7 +428,7 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
         id: unique("sub"),
         url: "http://127.0.0.1:1/hook",
         eventTypes: ["transaction.completed"],
-        secrets: [{ secret: "whsec_abc", createdAt: new Date().toISOString() }],
+        secrets: [{ ciphertext: "v1:k:bm9uY2U:c2VhbGVk", createdAt: new Date().toISOString() }],
       });
       const delivery = { id: unique("dlv"), subscriptionId: subscription.id, eventId: "evt-1", eventType: "transaction.completed", payload: { a: 1 } };
       const first = await insertWebhookDelivery(db, delivery);
@@ -487,11 +487,11 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
         id: unique("sub"),
         url: "http://a",
         eventTypes: [eventType],
-        secrets: [{ secret: "whsec_old", createdAt: "2030-01-01T00:00:00.000Z" }],
+        secrets: [{ ciphertext: "v1:k:b2xk:b2xk", createdAt: "2030-01-01T00:00:00.000Z" }],
       });
       const rotated = [
-        { secret: "whsec_old", createdAt: "2030-01-01T00:00:00.000Z", expiresAt: "2030-01-02T00:00:00.000Z" },
-        { secret: "whsec_new", createdAt: "2030-01-01T12:00:00.000Z" },
+        { ciphertext: "v1:k:b2xk:b2xk", createdAt: "2030-01-01T00:00:00.000Z", expiresAt: "2030-01-02T00:00:00.000Z" },
+        { ciphertext: "v1:k:bmV3:bmV3", createdAt: "2030-01-01T12:00:00.000Z" },
       ];
       expect(await updateWebhookSubscription(db, subscription.id, { secrets: rotated })).toMatchObject({ secrets: rotated });
       await updateWebhookSubscription(db, subscription.id, { enabled: false });

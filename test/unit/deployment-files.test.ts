@@ -3,7 +3,7 @@ import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { configVariables } from "../../shared/config.ts";
 
-type ComposeService = { environment?: Record<string, string>; image?: string; build?: unknown };
+type ComposeService = { environment?: Record<string, string>; image?: string; build?: unknown; command?: string[]; volumes?: string[] };
 type Compose = { services: Record<string, ComposeService>; "x-ddwf-env"?: Record<string, string> };
 
 const compose = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true }) as Compose;
@@ -21,6 +21,15 @@ describe("docker-compose.yml", () => {
       const unknown = Object.keys(environment).filter((variable) => !known.has(variable));
       expect(unknown, `${name} sets variables missing from shared/config.ts`).toEqual([]);
     }
+  });
+
+  it("wires request identity: Restate signs with the generated key, the worker accepts only its public key", () => {
+    const keyFile = compose.services.restate?.environment?.RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE;
+    expect(keyFile).toBe("/identity/restate-identity.pem");
+    expect(compose.services["restate-identity"]?.command).toEqual(["node", "services/cli/request-identity-keys.ts", "/identity/private", "/identity/public"]);
+    expect(compose.services.restate?.volumes).toContain("restate-identity-private:/identity:ro");
+    expect(compose.services.worker?.volumes).toEqual(["restate-identity-public:/identity:ro"]);
+    expect(compose.services.worker?.command?.join(" ")).toContain("RESTATE_IDENTITY_KEYS=$$(cat /identity/restate-identity.pub)");
   });
 
   it("keeps Restate's telemetry off", () => {

@@ -17,10 +17,11 @@ import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
 import { classifyWebhookStatus, retryDelay } from "../../../shared/webhooks/retry-schedule.ts";
 import type { WebhookAttempt, WebhookDeliveryStatus } from "./api.ts";
-import { attemptDelivery, loadDelivery, markDelivery } from "./steps.ts";
+import { attemptDelivery, loadDelivery, markDelivery, type WebhookTransport } from "./steps.ts";
 
 export type WebhookDeliveryDependencies = {
   db: Database;
+  transport: WebhookTransport;
   settings: { retryScheduleMs: number[]; timeoutMs: number; retryAfterMaxMs: number };
   metrics: {
     webhookDelivery(outcome: "delivered" | "failed" | "dead-letter" | "retry"): void;
@@ -86,7 +87,7 @@ export function createWebhookDeliveryWorkflow(dependencies: WebhookDeliveryDepen
           const result = await runStep(
             ctx,
             `attempt-${attempt}`,
-            () => attemptDelivery(db, { deliveryId, delivery, attempt, timeoutMs: settings.timeoutMs, correlationId: input?.correlationId }),
+            () => attemptDelivery(db, dependencies.transport, { deliveryId, delivery, attempt, timeoutMs: settings.timeoutMs, correlationId: input?.correlationId }),
             dbRetry,
           );
           attempts.push({ attempt: result.attempt, statusCode: result.statusCode, latencyMs: result.latencyMs, error: result.error });

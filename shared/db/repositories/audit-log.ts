@@ -46,8 +46,11 @@ export function encodeAuditCursor(cursor: AuditCursor): string {
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Start times a row can have: 1970 to 9999 (year 0 or 275760 would break PostgreSQL or toISOString). */
+const CURSOR_EARLIEST = Date.UTC(1970, 0, 1);
+const CURSOR_LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-/** The cursor in `value`, or undefined when it is not one this module encoded (ids are uuids). */
+/** The cursor in `value`, or undefined when it is not one this module encoded (ids are uuids, times in range). */
 export function decodeAuditCursor(value: string): AuditCursor | undefined {
   try {
     const parsed = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as Partial<AuditCursor>;
@@ -55,7 +58,8 @@ export function decodeAuditCursor(value: string): AuditCursor | undefined {
       typeof parsed.startedAt === "string" &&
       typeof parsed.id === "string" &&
       UUID_PATTERN.test(parsed.id) &&
-      !Number.isNaN(Date.parse(parsed.startedAt))
+      Date.parse(parsed.startedAt) >= CURSOR_EARLIEST &&
+      Date.parse(parsed.startedAt) <= CURSOR_LATEST
     ) {
       return { startedAt: parsed.startedAt, id: parsed.id };
     }

@@ -1,8 +1,13 @@
 /** Webhook subscriptions, one delivery per (subscription, event), and every delivery attempt. */
 import { bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
-/** Two secrets may be active at once while a subscription rotates its secret. */
-export type WebhookSecret = { secret: string; createdAt: string; expiresAt?: string };
+/**
+ * One signing secret of a subscription, sealed with AES-256-GCM (shared/webhooks/secret-box.ts);
+ * never stored in clear. Two secrets are active at once while a rotation's overlap lasts, until
+ * the old one's `expiresAt`. (`secret`, plaintext, is the form before encryption at rest:
+ * `npm run webhooks:reseal` seals it.)
+ */
+export type WebhookSecret = { ciphertext?: string; secret?: string; createdAt: string; expiresAt?: string };
 
 export const webhookSubscriptions = pgTable("webhook_subscriptions", {
   id: text().primaryKey(),
