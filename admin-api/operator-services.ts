@@ -4,7 +4,7 @@
  */
 import type { Database } from "../shared/db/client.ts";
 import * as clients from "@restatedev/restate-sdk-clients";
-import { getTransaction } from "../shared/db/repositories/transactions.ts";
+import { getTransaction, reopenDeadLetteredTransaction } from "../shared/db/repositories/transactions.ts";
 import { setWebhookDeliveryStatus } from "../shared/db/repositories/webhooks.ts";
 import type { WebhookDeliveryWorkflowApi } from "../services/workflows/webhook-delivery/api.ts";
 import { TRANSACTION_EXECUTION_WORKFLOW } from "../services/workflows/transaction-execution/api.ts";
@@ -82,6 +82,9 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
   async function resubmitTransaction(transactionId: string): Promise<{ invocationId: string }> {
     const stored = await getTransaction(db, transactionId);
     if (!stored) throw new DapiError("DEAD_LETTER_NOT_FOUND", `the dead letter names transaction ${transactionId}, which is not stored`);
+    // The record leaves `dead-letter` before the new run starts, so nobody reads the old outcome as
+    // the replay's; the run takes it from there (resuming any bytes signed before).
+    await reopenDeadLetteredTransaction(db, { transactionId, key: `replay/${crypto.randomUUID()}` });
     const submitted = await transactions.submitTransaction({
       transactionId: stored.id,
       organizationId: stored.organizationId,

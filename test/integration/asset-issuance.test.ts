@@ -14,6 +14,7 @@ import type { IssuanceStatus } from "../../services/workflows/asset-issuance/api
 import { createAssetIssuanceClient, newIssuanceId, type AssetIssuanceClient } from "../../services/workflows/asset-issuance/client.ts";
 import type { IssuanceRequestInput } from "../../services/workflows/asset-issuance/request.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
+import { sealedSecrets } from "../helpers/webhook-keys.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
 
 const BELGIUM = 56;
@@ -41,7 +42,7 @@ describe("AssetIssuanceWorkflow", () => {
       id: subscriptionId,
       url: receiver.url,
       eventTypes: [...ISSUANCE_EVENT_TYPES],
-      secrets: [{ secret, createdAt: new Date().toISOString() }],
+      secrets: sealedSecrets(subscriptionId, [secret]),
     });
   });
   afterEach(async () => {

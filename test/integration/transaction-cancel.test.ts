@@ -17,6 +17,7 @@ import { startDapiHarness, type DapiHarness } from "../helpers/dapi-harness.ts";
 import { createInvocationTools, type InvocationTools } from "../helpers/restate-invocations.ts";
 import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
+import { sealedSecrets } from "../helpers/webhook-keys.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
 
 describe("cancelling a transaction", () => {
@@ -39,7 +40,7 @@ describe("cancelling a transaction", () => {
       id: subscriptionId,
       url: receiver.url,
       eventTypes: ["transaction.completed", "transaction.failed"],
-      secrets: [{ secret, createdAt: new Date().toISOString() }],
+      secrets: sealedSecrets(subscriptionId, [secret]),
     });
   });
   afterEach(async () => {

@@ -20,6 +20,7 @@ import { sumSamples } from "../helpers/prometheus-text.ts";
 import { createInvocationTools, type InvocationTools } from "../helpers/restate-invocations.ts";
 import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
+import { sealedSecrets } from "../helpers/webhook-keys.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
 
 const WORKFLOW = transactionExecutionWorkflow.name;
@@ -43,7 +44,7 @@ describe("nonces held by nobody", () => {
       id: subscriptionId,
       url: receiver.url,
       eventTypes: ["nonce.filled", "transaction.confirming"],
-      secrets: [{ secret, createdAt: new Date().toISOString() }],
+      secrets: sealedSecrets(subscriptionId, [secret]),
     });
   });
   afterEach(async () => {

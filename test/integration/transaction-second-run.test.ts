@@ -16,6 +16,7 @@ import { startDapiHarness, type DapiHarness } from "../helpers/dapi-harness.ts";
 import { createInvocationTools, type InvocationTools } from "../helpers/restate-invocations.ts";
 import { startTcpProxy, targetOf, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
+import { sealedSecrets } from "../helpers/webhook-keys.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
 import { inject } from "vitest";
 
@@ -47,7 +48,7 @@ describe("a second run of a transaction key", () => {
       id: subscriptionId,
       url: receiver.url,
       eventTypes: ["transaction.confirming", "transaction.completed", "transaction.dead-letter"],
-      secrets: [{ secret, createdAt: new Date().toISOString() }],
+      secrets: sealedSecrets(subscriptionId, [secret]),
     });
   });
   afterEach(async () => {
@@ -134,7 +135,7 @@ describe("a second run of a transaction key", () => {
   it("ends in dead-letter with a row when the database stays away longer than the pre-broadcast budget while loading", async () => {
     database.setDown(true);
     const transactionId = await h.submit(h.senders[2]!.address, h.senders[2]!.address, { value: "1" });
-    await waitFor("the load step to give up and the run to file its dead letter", () => fillingDeadLetter(transactionId), { timeoutMs: 30_000 });
+    await waitFor("the load step to give up and the run to file its dead letter", () => fillingDeadLetter(transactionId), { timeoutMs: 90_000 });
     database.setDown(false);
 
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
@@ -153,7 +154,7 @@ describe("a second run of a transaction key", () => {
     // The next run cannot load the operation for longer than its budget: dead-letter.
     database.setDown(true);
     await h.submit(signer, signer, { transactionId: sent.transactionId, value: "1" });
-    await waitFor("the second run to start dead-lettering", () => fillingDeadLetter(sent.transactionId), { timeoutMs: 30_000 });
+    await waitFor("the second run to start dead-lettering", () => fillingDeadLetter(sent.transactionId), { timeoutMs: 90_000 });
     database.setDown(false);
     expect((await h.client.waitForTransaction(sent.transactionId, { timeoutMs: 60_000 })).phase).toBe("dead-letter");
     const [letter] = (await listDeadLetters(h.db, { kind: "transaction", status: "open", limit: 100 })).filter((row) => row.referenceId === sent.transactionId);
@@ -174,7 +175,12 @@ describe("a second run of a transaction key", () => {
     expect((await h.tools.minedTransactionsOf(signer, fromBlock)).map((tx) => tx.hash)).toEqual([sent.hash]);
     const transitions = await listTransactionTransitions(h.db, sent.transactionId);
     const newRows = transitions.filter((t) => !sequencesBefore.includes(t.sequence));
-    expect(newRows.map((t) => t.phase)).toEqual(["confirming", "completed"]);
+    // The replay reopens the record, then the new run watches the pending bytes to completion.
+    expect(newRows.map((t) => [t.phase, t.reason])).toEqual([
+      ["submitting", "dead-letter-replay"],
+      ["confirming", null],
+      ["completed", null],
+    ]);
     // Each of the new run's phase events reached the receiver, under event ids of their own.
     const completedEvent = `evt_${sent.transactionId}_${newRows.at(-1)!.sequence}`;
     await waitFor("the new run's completion event", async () => receiver.accepted().some((webhook) => webhook.id === completedEvent));

@@ -96,6 +96,33 @@ export async function recordTransactionPhase(db: Database, change: RecordTransac
 }
 
 /**
+ * A dead-lettered transaction being replayed goes back to `submitting` (one transition, reason
+ * `dead-letter-replay`), only while it is still `dead-letter`. Answers whether it did.
+ */
+export async function reopenDeadLetteredTransaction(db: Database, parameters: { transactionId: string; key: string; at?: Date }): Promise<boolean> {
+  const at = parameters.at ?? new Date();
+  return db.transaction(async (tx) => {
+    const [reopened] = await tx
+      .update(transactions)
+      .set({ phase: "submitting", errorCode: null, errorMessage: null, updatedAt: at, phaseChangedAt: at })
+      .where(and(eq(transactions.id, parameters.transactionId), eq(transactions.phase, "dead-letter")))
+      .returning({ txHash: transactions.txHash, nonce: transactions.nonce });
+    if (!reopened) return false;
+    await tx.insert(transactionTransitions).values({
+      transactionId: parameters.transactionId,
+      key: parameters.key,
+      sequence: sql`(select coalesce(max(${transactionTransitions.sequence}), 0) + 1 from ${transactionTransitions} where ${transactionTransitions.transactionId} = ${parameters.transactionId})`,
+      phase: "submitting",
+      txHash: reopened.txHash,
+      nonce: reopened.nonce,
+      reason: "dead-letter-replay",
+      at,
+    });
+    return true;
+  });
+}
+
+/**
  * Notes that a cancellation was asked for, unless the record already ended. Answers the record's
  * phase, and whether the request took (a second request keeps the first one's time and reason).
  */
