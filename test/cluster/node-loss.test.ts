@@ -122,7 +122,7 @@ describe.skipIf(!haproxyInstalled && !process.env.CI)("a three-node Restate clus
     const clusterKey = createPrivateKey(await readFile(h.identity.privateKeyFile, "utf8"));
     const { result: statuses, spread } = await spreadDuring(h, async () => {
       const answers: number[] = [];
-      for (let i = 0; i < 2 * h.cluster.replicas.length; i++) answers.push(await callEndpoint(h.cluster.urls.worker, DISCOVER, signedHeaders(clusterKey, DISCOVER)));
+      for (let i = 0; i < 3 * h.cluster.replicas.length; i++) answers.push(await callEndpoint(h.cluster.urls.worker, DISCOVER, signedHeaders(clusterKey, DISCOVER)));
       return answers;
     });
     // The token is bound to the path it was made for: a balancer that rewrote paths would be refused.
