@@ -2,7 +2,9 @@
  * The Restate side of a local cluster, shared by `npm run cluster`, the node-loss drills and the
  * cluster benchmark: three restate-server nodes, HAProxy in front of their ingress and admin APIs
  * and in front of the worker replicas, and the replicas themselves. The chain and the database
- * come from the caller (their URLs are in `workerEnv`).
+ * come from the caller (their URLs are in `workerEnv`), and so does the request-identity key pair:
+ * every node signs with its private key, every replica accepts only its public key (and whatever
+ * RESTATE_IDENTITY_KEYS the caller already gives), so nothing but this cluster can call the replicas.
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -71,12 +73,16 @@ export type RunningCluster = {
   stop(): Promise<void>;
 };
 
+/** A request-identity key pair (`ensureRequestIdentityKeys`): the PEM the nodes sign with, the key the replicas trust. */
+export type ClusterRequestIdentity = { privateKeyFile: string; publicKey: string };
+
 export async function startCluster(parameters: {
   ports: ClusterPorts;
   dataDir: string;
   logDir: string;
   /** Variables every replica gets on top of the cluster's own (database, chain, signers, tuning). */
   workerEnv: Record<string, string>;
+  requestIdentity: ClusterRequestIdentity;
   host?: string;
   restateEnv?: Record<string, string>;
   /** Called as each part comes up, for a launcher's progress lines. */
@@ -94,7 +100,16 @@ export async function startCluster(parameters: {
     stats: `http://${host}:${ports.stats}/stats`,
     nodes: ports.nodes.map((node) => `http://${host}:${node.node}`),
   };
-  const plans = planRestateNodes({ ports: ports.nodes, dataDir: join(parameters.dataDir, "restate"), logDir: parameters.logDir, host, extraEnv: parameters.restateEnv });
+  const plans = planRestateNodes({
+    ports: ports.nodes,
+    dataDir: join(parameters.dataDir, "restate"),
+    logDir: parameters.logDir,
+    requestIdentityKeyFile: parameters.requestIdentity.privateKeyFile,
+    host,
+    extraEnv: parameters.restateEnv,
+  });
+  // Appended to the keys the caller's RESTATE_IDENTITY_KEYS already trusts (a key being rotated in).
+  const identityKeys = [parameters.workerEnv.RESTATE_IDENTITY_KEYS, parameters.requestIdentity.publicKey].filter((keys) => keys !== undefined && keys !== "");
   const replicas = ports.replicas.map((replicaPorts, i) =>
     createWorkerReplica({
       name: `worker-${i + 1}`,
@@ -106,6 +121,7 @@ export async function startCluster(parameters: {
         RESTATE_INGRESS_URL: urls.ingress,
         RESTATE_ADMIN_URL: urls.admin,
         WORKER_ADVERTISED_URL: urls.worker,
+        RESTATE_IDENTITY_KEYS: identityKeys.join(","),
       },
     }),
   );

@@ -7,6 +7,9 @@
  *   (one invocation attempt) is balanced on its own, whatever connections Restate opens. Replicas
  *   are checked on the SDK endpoint's own `/health`, not on the ops `/health/ready`: readiness
  *   includes registration, and registration reaches the endpoint through this balancer.
+ *   Restate signs each request it sends there (request identity: `x-restate-signature-scheme` and
+ *   `x-restate-jwt-v1`, a token bound to the request path), so nothing on this path adds, removes or
+ *   rewrites headers or paths; the replicas check the signature themselves.
  * - `stats`: HAProxy's CSV statistics (`/stats;csv`), where requests per replica are counted.
  *
  * Nothing is reloaded: a restarted node or replica comes back on the same port and the health
@@ -97,6 +100,8 @@ backend restate_admin
 ${serverLines(plan.admin.servers, "check")}
 
 frontend worker
+  # Restate's signature (x-restate-jwt-v1, bound to the path) must reach the replicas as sent:
+  # no header or path rewriting on this frontend or its backend.
   bind ${plan.host}:${plan.worker.port} proto h2
   default_backend worker_replicas
 

@@ -12,11 +12,16 @@
  * - `RESTATE_METADATA_CLIENT__ADDRESSES`: every node's fabric address, so each node finds the
  *   replicated metadata store (all three nodes run the metadata-server role and form its quorum).
  *
- * Request identity keys and other per-deployment settings can be added to the shared file or to
- * `extraEnv` without touching this plan.
+ * - `RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE`: the one request-identity key
+ *   every node signs its requests to the worker with (any node's admin API discovers the deployment,
+ *   any node's partition leaders invoke it), so the replicas need to trust only its public key.
+ *
+ * Other per-deployment settings can be added to the shared file or to `extraEnv` without touching
+ * this plan.
  */
 import { join, resolve } from "node:path";
 import { isNodeServing, readNodeHealth } from "../../shared/restate/node-health.ts";
+import { RESTATE_SIGNING_KEY_ENV } from "../../shared/restate/request-identity.ts";
 import { restateServerBinary } from "../local/binaries.ts";
 import { createRestartableProcess, type RestartableProcess } from "./restartable-process.ts";
 
@@ -43,6 +48,8 @@ export function planRestateNodes(parameters: {
   ports: RestateNodePorts[];
   dataDir: string;
   logDir: string;
+  /** PEM file of the ed25519 key all nodes sign their requests to the worker with (request identity). */
+  requestIdentityKeyFile: string;
   host?: string;
   extraEnv?: Record<string, string>;
 }): RestateNodePlan[] {
@@ -71,6 +78,7 @@ export function planRestateNodes(parameters: {
         RESTATE_ADMIN__BIND_ADDRESS: `${host}:${ports.admin}`,
         RESTATE_INGRESS__BIND_ADDRESS: `${host}:${ports.ingress}`,
         RESTATE_METADATA_CLIENT__ADDRESSES: JSON.stringify(fabric),
+        [RESTATE_SIGNING_KEY_ENV]: resolve(parameters.requestIdentityKeyFile),
         ...parameters.extraEnv,
       },
     };

@@ -10,11 +10,16 @@
  * Restate's data lives in DATA_DIR/cluster (not DATA_DIR/restate, which is the single node's); the
  * chain and the database are the same as `npm start`'s. A node or replica that dies is reported and
  * the rest keeps running: surviving that is the point of the cluster.
+ *
+ * Only the cluster may call the replicas: one request-identity key pair, made once in
+ * DATA_DIR/cluster/restate-identity, signs every node's requests, and the replicas accept only its
+ * public key (added to RESTATE_IDENTITY_KEYS).
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { privateKeyToAddress } from "viem/accounts";
 import { readNodeHealth } from "../../shared/restate/node-health.ts";
+import { ensureRequestIdentityKeys } from "../../shared/restate/request-identity.ts";
 import { loadConfigOrExit, ownChildren, prepareLocalDatabase, say, startLocalChain, stopAllWhenItExits } from "../local/launcher-parts.ts";
 import { startManagedProcess } from "../local/managed-process.ts";
 import { waitFor } from "../local/wait-for.ts";
@@ -39,6 +44,9 @@ async function main(): Promise<void> {
     const { databaseUrl, printedKey } = await prepareLocalDatabase(config, children);
     const workerEnv: Record<string, string> = { CHAIN_RPC_URL: chain.rpcUrl, DATABASE_URL: databaseUrl };
     if (devSigners.length > 0) workerEnv.SIGNER_DEV_KEYS = devSigners.join(",");
+    if (config.RESTATE_IDENTITY_KEYS.length > 0) workerEnv.RESTATE_IDENTITY_KEYS = config.RESTATE_IDENTITY_KEYS.join(",");
+    // One key for all three nodes: any node's admin API discovers the deployment, any node's partitions invoke it.
+    const identity = await ensureRequestIdentityKeys(join(dataDir, "cluster", "restate-identity"));
 
     say(`ddwf: starting three restate-server nodes, HAProxy and ${config.WORKER_REPLICAS} worker replicas (data in ${join(dataDir, "cluster")})`);
     const ports = defaultClusterPorts({
@@ -54,6 +62,7 @@ async function main(): Promise<void> {
       dataDir: join(dataDir, "cluster"),
       logDir,
       workerEnv,
+      requestIdentity: identity,
       onProgress: (line) => say(`ddwf: ${line}`),
     });
     children.add({ name: "cluster", stop: cluster.stop });
@@ -97,7 +106,7 @@ async function main(): Promise<void> {
     }
     say(`  Worker deployment ${cluster.urls.worker}   (HAProxy over ${cluster.replicas.length} replicas, h2c)`);
     for (const replica of cluster.replicas) {
-      say(`  Replica ${replica.name.replace("worker-", "")}         endpoint http://127.0.0.1:${replica.ports.endpoint}  ops ${replica.opsUrl}/health/ready  ${replica.opsUrl}/metrics`);
+      say(`  Replica ${replica.name.replace("worker-", "")}         endpoint ${replica.endpointUrl}  ops ${replica.opsUrl}/health/ready  ${replica.opsUrl}/metrics`);
     }
     say(`  Balancer stats    ${cluster.urls.stats}`);
     say(`  Chain RPC         ${chain.rpcUrl} (chain ${config.CHAIN_ID})`);
@@ -107,6 +116,7 @@ async function main(): Promise<void> {
     if (devSigners.length > 0) {
       say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);
     }
+    say(`  Request identity  every node signs with ${identity.privateKeyFile}; the replicas accept only ${identity.publicKey}`);
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);
     say("");
     say("ddwf ready: a three-node Restate cluster with worker replicas (Ctrl-C stops everything)");

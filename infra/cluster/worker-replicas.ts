@@ -8,7 +8,7 @@ import { createRestartableProcess, type RestartableProcess } from "./restartable
 
 export type WorkerReplicaPorts = { endpoint: number; ops: number };
 
-export type WorkerReplica = RestartableProcess & { name: string; ports: WorkerReplicaPorts; opsUrl: string; logFile: string };
+export type WorkerReplica = RestartableProcess & { name: string; ports: WorkerReplicaPorts; endpointUrl: string; opsUrl: string; logFile: string };
 
 export function createWorkerReplica(parameters: {
   name: string;
@@ -19,6 +19,7 @@ export function createWorkerReplica(parameters: {
   logDir: string;
 }): WorkerReplica {
   const { name, host, ports } = parameters;
+  const endpointUrl = `http://${host}:${ports.endpoint}`;
   const opsUrl = `http://${host}:${ports.ops}`;
   const logFile = join(parameters.logDir, `${name}.log`);
   const replica = createRestartableProcess({
@@ -37,5 +38,5 @@ export function createWorkerReplica(parameters: {
     },
     graceMs: 10_000,
   });
-  return { ...replica, name, ports, opsUrl, logFile };
+  return { ...replica, name, ports, endpointUrl, opsUrl, logFile };
 }

@@ -3,18 +3,22 @@
  * two worker replicas, real anvil. Each drill runs a steady load of a few tens of transactions from
  * three senders, injects a fault while it runs, and checks that every transaction completed, exactly
  * once on chain with no nonce gap, that completions resumed within the stated bound, and that what
- * was killed came back and took part again.
+ * was killed came back and took part again. Every node signs its requests to the replicas (request
+ * identity), so the drills run on the signed path; unsigned calls to the replicas are refused.
  *
  * HAProxy comes from Debian's `haproxy` package: without it the drills are skipped locally and fail
  * under CI=true (.ci/run installs it).
  */
 import { execFile } from "node:child_process";
+import { createPrivateKey, generateKeyPairSync } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findHaproxy, HAPROXY_MISSING } from "../../infra/cluster/haproxy.ts";
 import { restateCliBinary, restatectlBinary } from "../../infra/local/binaries.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { readNodeHealth } from "../../shared/restate/node-health.ts";
+import { callEndpoint, signedHeaders } from "../helpers/endpoint-calls.ts";
 import { chainPosition, checkExactlyOnce, runSteadyLoad, startClusterHarness, type ClusterHarness, type LoadResult } from "../helpers/cluster-harness.ts";
 
 const run = promisify(execFile);
@@ -63,6 +67,8 @@ async function restateCli(h: ClusterHarness, ...args: string[]): Promise<string>
   return stdout;
 }
 
+const DISCOVER = "/discover";
+
 const sameUrl = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 
 type Drill = { before: number; after: number; intervalMs: number; fault: () => Promise<void> };
@@ -98,6 +104,33 @@ describe.skipIf(!haproxyInstalled && !process.env.CI)("a three-node Restate clus
 
     await expectSurvived(h, run);
     for (const replica of h.cluster.replicas) expect(run.spread[replica.name], replica.name).toBeGreaterThan(0);
+  });
+
+  it("refuses unsigned calls and calls signed by another key with 401, on the balancer's worker port and on each replica", async () => {
+    const stranger = generateKeyPairSync("ed25519").privateKey;
+    // Round robin: as many calls through the balancer as it has replicas reach every one of them.
+    const targets = [...h.cluster.replicas.map(() => h.cluster.urls.worker), ...h.cluster.replicas.map((replica) => replica.endpointUrl)];
+    const answers = [];
+    for (const url of targets) {
+      answers.push({ url, unsigned: await callEndpoint(url, DISCOVER), otherKey: await callEndpoint(url, DISCOVER, signedHeaders(stranger, DISCOVER)) });
+    }
+
+    expect(answers).toEqual(targets.map((url) => ({ url, unsigned: 401, otherKey: 401 })));
+  });
+
+  it("passes Restate's signature headers and the request path through the balancer unchanged: every replica accepts the cluster's key", async () => {
+    const clusterKey = createPrivateKey(await readFile(h.identity.privateKeyFile, "utf8"));
+    const { result: statuses, spread } = await spreadDuring(h, async () => {
+      const answers: number[] = [];
+      for (let i = 0; i < 3 * h.cluster.replicas.length; i++) answers.push(await callEndpoint(h.cluster.urls.worker, DISCOVER, signedHeaders(clusterKey, DISCOVER)));
+      return answers;
+    });
+    // The token is bound to the path it was made for: a balancer that rewrote paths would be refused.
+    const forAnotherPath = await callEndpoint(h.cluster.urls.worker, DISCOVER, signedHeaders(clusterKey, "/invoke/EngineCanary/run"));
+
+    expect(statuses).toEqual(statuses.map(() => 200));
+    for (const replica of h.cluster.replicas) expect(spread[replica.name], replica.name).toBeGreaterThan(0);
+    expect(forAnotherPath).toBe(401);
   });
 
   it("completes every transaction exactly once when a restate-server node is SIGKILLed under load, and the node rejoins", async () => {

@@ -1,11 +1,12 @@
 /**
- * `npm run cluster` as a user runs it: the launcher prints the URLs, every node's id and roles and
- * `ddwf ready`; the balancer answers on the configured ingress and admin URLs, the DAPI's doctor sees
- * three live nodes, and Ctrl-C stops every child. The nodes use the launcher's fixed ports
+ * `npm run cluster` as a user runs it: the launcher prints the URLs, every node's id and roles, the
+ * request-identity key and `ddwf ready`; the balancer answers on the configured ingress and admin
+ * URLs, refuses unsigned calls on the worker URL, the DAPI's doctor sees three live nodes, and
+ * Ctrl-C stops every child. The nodes use the launcher's fixed ports
  * (15122/19070/18080, 25122/…, 35122/…) and the statistics page 8404; the rest is on free ports.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,6 +16,8 @@ import { DEFAULT_NODE_PORTS } from "../../infra/cluster/restate-nodes.ts";
 import { startAnvil, type RunningAnvil } from "../../infra/local/anvil.ts";
 import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
+import { identityPublicKeyOfPem } from "../../shared/restate/request-identity.ts";
+import { callEndpoint } from "../helpers/endpoint-calls.ts";
 import { LOG_DIR } from "../helpers/stack.ts";
 
 const fixedPorts = [...DEFAULT_NODE_PORTS.flatMap((ports) => [ports.node, ports.admin, ports.ingress]), 8404];
@@ -57,7 +60,7 @@ describe.skipIf((!haproxyInstalled || busy) && !process.env.CI)("npm run cluster
     await anvil?.stop();
   });
 
-  it("starts three nodes, the balancer, the replicas and the DAPI, says ddwf ready, and stops everything on Ctrl-C", async () => {
+  it("starts three nodes, the balancer, the replicas and the DAPI, wires request identity, says ddwf ready, and stops everything on Ctrl-C", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "ddwf-npm-cluster-"));
     const taken = new Set<number>();
     const worker = await freeConsecutivePorts(3, taken);
@@ -93,6 +96,11 @@ describe.skipIf((!haproxyInstalled || busy) && !process.env.CI)("npm run cluster
       expect(output).toContain(`Worker deployment http://127.0.0.1:${worker}`);
       expect((await fetch(`http://127.0.0.1:${ingress}/restate/health`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${admin}/health`)).status).toBe(200);
+      // One key pair in DATA_DIR/cluster, printed; the worker URL takes only what the nodes sign.
+      const keyFile = join(dataDir, "cluster", "restate-identity", "restate-identity.pem");
+      const publicKey = identityPublicKeyOfPem(await readFile(keyFile, "utf8"));
+      expect(output).toContain(`Request identity  every node signs with ${keyFile}; the replicas accept only ${publicKey}`);
+      expect(await callEndpoint(`http://127.0.0.1:${worker}`, "/discover")).toBe(401);
 
       const key = /Operator API key +(\S+)/.exec(output)?.[1];
       const doctor = await fetch(`http://127.0.0.1:${dapi}/api/v2/admin/operator/restate/doctor`, {

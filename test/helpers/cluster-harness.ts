@@ -1,6 +1,8 @@
 /**
  * The node-loss drills' own stack: three restate-server nodes, HAProxy, worker replicas (as
- * `npm run cluster` starts them, on free ports), anvil and an in-memory embedded database. Also
+ * `npm run cluster` starts them, on free ports), anvil and an in-memory embedded database. The nodes
+ * sign their requests with a request-identity key pair made for the run, and the replicas accept
+ * only its public key (`identity`). Also
  * the DAPI in-process (for doctor) and a steady load of transactions from several senders that
  * records when each one was submitted and completed, and checks every one ran exactly once.
  */
@@ -15,6 +17,7 @@ import { startAnvil } from "../../infra/local/anvil.ts";
 import { freePort } from "../../infra/local/free-port.ts";
 import { connectDatabase, EMBEDDED_URL_MARKER } from "../../shared/db/client.ts";
 import { startEmbeddedPostgres } from "../../shared/db/embedded/start-embedded-postgres.ts";
+import { ensureRequestIdentityKeys } from "../../shared/restate/request-identity.ts";
 import { migrateDatabase } from "../../shared/db/migrate.ts";
 import { createApiKey } from "../../shared/db/repositories/api-keys.ts";
 import { transactions } from "../../shared/db/schema/index.ts";
@@ -47,10 +50,12 @@ export async function startClusterHarness(options: { senders: number; replicas: 
     const tools = createChainTools({ chainRpcUrl: anvil.rpcUrl, chainId: anvil.chainId, restateAdminUrl: "", restateIngressUrl: "", restateNodeUrl: null, logDir });
     const senders: Sender[] = [];
     for (let i = 0; i < options.senders; i++) senders.push(await tools.newSender("1000"));
+    const identity = await ensureRequestIdentityKeys(join(dataDir, "restate-identity"));
     const cluster = await startCluster({
       ports: await freeClusterPorts(options.replicas),
       dataDir,
       logDir,
+      requestIdentity: identity,
       workerEnv: {
         DATABASE_URL: databaseUrl,
         DATABASE_POOL_SIZE: "4",
@@ -92,7 +97,7 @@ export async function startClusterHarness(options: { senders: number; replicas: 
     const probe = await tools.deploy("ExecutionProbe", await tools.newSender());
     const client = createTransactionClient({ db: handle.db, ingressUrl: cluster.urls.ingress });
 
-    return { cluster, tools, senders, db: handle.db, client, doctor, probe, probeAbi: probeContract.abi, dataDir, stop };
+    return { cluster, identity, tools, senders, db: handle.db, client, doctor, probe, probeAbi: probeContract.abi, dataDir, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -60,7 +60,8 @@ async function dumpConfig(env: Record<string, string>): Promise<Setting[]> {
 const valueIn = (settings: Setting[], section: string, key: string) => settings.find((s) => s.section === section && s.key === key)?.value;
 
 describe("restate-cluster.toml against restate-server --dump-config", () => {
-  const plans = planRestateNodes({ ports: DEFAULT_NODE_PORTS, dataDir: "/tmp/ddwf-cluster-check", logDir: "/tmp/ddwf-cluster-check" });
+  const keyFile = "/tmp/ddwf-cluster-check/restate-identity/restate-identity.pem";
+  const plans = planRestateNodes({ ports: DEFAULT_NODE_PORTS, dataDir: "/tmp/ddwf-cluster-check", logDir: "/tmp/ddwf-cluster-check", requestIdentityKeyFile: keyFile });
 
   it("comes back from the server with every key and value it sets", async () => {
     const ours = settingsOf(readFileSync(RESTATE_CLUSTER_CONFIG_FILE, "utf8"));
@@ -71,7 +72,7 @@ describe("restate-cluster.toml against restate-server --dump-config", () => {
     expect(lost, "keys the server did not take as written").toEqual([]);
   });
 
-  it("gives each node its name, addresses and the metadata addresses of all three, and lets only n1 provision", async () => {
+  it("gives each node its name, addresses, the metadata addresses of all three and the one request-identity key, and lets only n1 provision", async () => {
     const fabric = plans.map((plan) => `"${plan.nodeUrl}/"`);
     for (const plan of plans) {
       const dumped = await dumpConfig(plan.env);
@@ -82,6 +83,7 @@ describe("restate-cluster.toml against restate-server --dump-config", () => {
       expect(valueIn(dumped, "ingress", "bind-address")).toBe(`"127.0.0.1:${plan.ports.ingress}"`);
       expect(valueIn(dumped, "metadata-client", "addresses")).toBe(`[${fabric.join(",")}]`);
       expect(valueIn(dumped, "", "default-replication")).toBe("2");
+      expect(valueIn(dumped, "worker.invoker", "request-identity-private-key-pem-file")).toBe(`"${keyFile}"`);
     }
     expect(plans.filter((plan) => plan.provisions).map((plan) => plan.name)).toEqual(["n1"]);
   });

@@ -2,41 +2,16 @@
  * Only Restate may call the worker: the test stack's restate-server signs its requests (request
  * identity) and the worker, given the public key, refuses anything not signed by it.
  */
-import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { connect } from "node:http2";
 import * as clients from "@restatedev/restate-sdk-clients";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { identityPublicKey } from "../../shared/restate/request-identity.ts";
 import type { EngineCanaryApi } from "../../services/workflows/engine-canary/api.ts";
+import { callEndpoint, signedHeaders } from "../helpers/endpoint-calls.ts";
 import { createWorkerProcess, workerEnvironment, type WorkerProcess } from "../helpers/worker-process.ts";
 
 const stack = inject("stack");
 const DISCOVER = "/discover";
-
-/** A request-identity JWT as restate-server makes one: EdDSA, kid = public key, aud = the path. */
-function identityJwt(key: KeyObject, path: string): string {
-  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const now = Math.floor(Date.now() / 1000);
-  const unsigned = `${encode({ typ: "JWT", alg: "EdDSA", kid: identityPublicKey(key) })}.${encode({ aud: path, iat: now, nbf: now - 60, exp: now + 60 })}`;
-  return `${unsigned}.${sign(null, Buffer.from(unsigned), key).toString("base64url")}`;
-}
-
-/** Calls the worker's HTTP/2 endpoint directly, as something other than Restate would. */
-function callEndpoint(url: string, path: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const session = connect(url);
-    session.on("error", reject);
-    const request = session.request({ ":method": "GET", ":path": path, accept: "application/vnd.restate.endpointmanifest.v4+json", ...headers });
-    request.on("response", (response) => {
-      resolve(Number(response[":status"]));
-      request.close();
-      session.close();
-    });
-    request.on("error", reject);
-    request.end();
-  });
-}
 
 describe("request identity", () => {
   let worker: WorkerProcess;
@@ -59,14 +34,12 @@ describe("request identity", () => {
 
   it("refuses a call signed by another key with 401", async () => {
     const stranger = generateKeyPairSync("ed25519").privateKey;
-    const headers = { "x-restate-signature-scheme": "v1", "x-restate-jwt-v1": identityJwt(stranger, DISCOVER) };
-    expect(await callEndpoint(worker.endpointUrl, DISCOVER, headers)).toBe(401);
+    expect(await callEndpoint(worker.endpointUrl, DISCOVER, signedHeaders(stranger, DISCOVER))).toBe(401);
   });
 
   it("accepts a call signed with Restate's key", async () => {
     const restateKey = createPrivateKey(await readFile(stack.restateIdentity!.privateKeyFile, "utf8"));
-    const headers = { "x-restate-signature-scheme": "v1", "x-restate-jwt-v1": identityJwt(restateKey, DISCOVER) };
-    expect(await callEndpoint(worker.endpointUrl, DISCOVER, headers)).toBe(200);
+    expect(await callEndpoint(worker.endpointUrl, DISCOVER, signedHeaders(restateKey, DISCOVER))).toBe(200);
   });
 
   it("runs workflows Restate invokes on the worker (signed by Restate)", async () => {

@@ -1,28 +1,41 @@
 /**
  * The cluster's production files, checked offline: every Kubernetes manifest against the
  * Kubernetes schemas (kubernetes-models), every variable they or docker-compose.cluster.yml give
- * the worker and the DAPI against shared/config.ts, and the copies of the cluster settings (the
- * compose balancer, the pods' restate.toml) against the ones the local cluster and its drills use.
+ * the worker and the DAPI against shared/config.ts, the copies of the cluster settings (the
+ * compose balancer, the pods' restate.toml) against the ones the local cluster and its drills use,
+ * and the request-identity wiring (private key to the nodes only, public key to the worker).
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import { COMPOSE_HAPROXY_PLAN } from "../../infra/cluster/compose-haproxy-plan.ts";
 import { renderHaproxyConfig } from "../../infra/cluster/haproxy.ts";
 import { configVariables } from "../../shared/config.ts";
+import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, RESTATE_SIGNING_KEY_ENV } from "../../shared/restate/request-identity.ts";
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec?: Record<string, unknown>; data?: Record<string, string>; stringData?: Record<string, string> };
-type Container = { name: string; image: string; env?: { name: string }[]; envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[]; readinessProbe?: { httpGet?: { path: string } } };
-type PodTemplate = { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: Container[] } };
+type Container = {
+  name: string;
+  image: string;
+  env?: { name: string; value?: string }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  volumeMounts?: { name: string; mountPath: string }[];
+  readinessProbe?: { httpGet?: { path: string } };
+};
+type Volume = { name: string; secret?: { secretName: string }; configMap?: { name: string } };
+type PodTemplate = { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: Container[]; volumes?: Volume[] } };
 type Kustomization = {
   resources?: string[];
   images?: { name: string }[];
   replicas?: { name: string; count: number }[];
-  configMapGenerator?: { name: string; behavior?: string; literals?: string[]; files?: string[] }[];
-  secretGenerator?: { name: string; behavior?: string; literals?: string[] }[];
+  configMapGenerator?: Generator[];
+  secretGenerator?: Generator[];
   patches?: { path: string; target: { kind: string; name: string } }[];
 };
+
+type Generator = { name: string; behavior?: string; literals?: string[]; files?: string[] };
 
 const known = new Set<string>(configVariables);
 const BASE = "infra/k8s/base";
@@ -33,6 +46,20 @@ const kustomization = (dir: string) => parse(readFileSync(join(dir, "kustomizati
 const baseManifests = (kustomization(BASE).resources ?? []).flatMap((file) => yamlDocuments(join(BASE, file)));
 const byKind = (kind: string, name: string) => baseManifests.find((m) => m.kind === kind && m.metadata.name === name);
 const podTemplate = (manifest: Manifest | undefined) => (manifest?.spec as { template: PodTemplate } | undefined)?.template;
+const DDWF_DEPLOYMENTS = ["ddwf-worker", "ddwf-dapi"];
+/** The ConfigMaps and Secrets a Deployment's containers take whole as variables (envFrom). */
+const envSources = (deployment: string) =>
+  (podTemplate(byKind("Deployment", deployment))?.spec.containers ?? []).flatMap((container) =>
+    (container.envFrom ?? []).flatMap((source) => (source.configMapRef ? [byKind("ConfigMap", source.configMapRef.name)] : source.secretRef ? [byKind("Secret", source.secretRef.name)] : [])),
+  );
+const keysOf = (manifest: Manifest | undefined) => Object.keys(manifest?.data ?? manifest?.stringData ?? {});
+/** The keys a kustomize generator makes: `KEY=value` literals, `KEY=path` or `path` (key = file name) files. */
+const generatorKeys = (generator: Generator) => [
+  ...(generator.literals ?? []).map((literal) => literal.split("=")[0]!),
+  ...(generator.files ?? []).map((file) => (file.includes("=") ? file.split("=")[0]! : basename(file))),
+];
+const generatorFiles = (generator: Generator | undefined) => (generator?.files ?? []).map((file) => file.split("=").at(-1)!);
+const IDENTITY_SECRET = "restate-request-identity";
 
 /** Validates one object with the kubernetes-models class of its apiVersion and kind; returns the errors. */
 async function schemaErrors(manifest: Manifest): Promise<string | null> {
@@ -136,18 +163,34 @@ describe("Kubernetes manifests (infra/k8s)", () => {
 
   it("sets only variables the config schema knows on the worker and the DAPI", () => {
     const problems: string[] = [];
-    for (const name of ["ddwf-worker", "ddwf-dapi"]) {
+    for (const name of DDWF_DEPLOYMENTS) {
       for (const container of podTemplate(byKind("Deployment", name))?.spec.containers ?? []) {
-        const fromConfigMaps = (container.envFrom ?? []).flatMap((source) => {
-          const from = source.configMapRef ? byKind("ConfigMap", source.configMapRef.name) : source.secretRef ? byKind("Secret", source.secretRef.name) : undefined;
-          return Object.keys(from?.data ?? from?.stringData ?? {});
-        });
-        const names = [...(container.env ?? []).map((variable) => variable.name), ...fromConfigMaps];
+        const names = [...(container.env ?? []).map((variable) => variable.name), ...envSources(name).flatMap(keysOf)];
         expect(names.length).toBeGreaterThan(3);
         problems.push(...names.filter((variable) => !known.has(variable)).map((variable) => `${name}: ${variable}`));
       }
     }
     expect(problems).toEqual([]);
+  });
+
+  it("mounts the request-identity Secret into every Restate node and points restate-server at the key in it", () => {
+    const template = podTemplate(byKind("StatefulSet", "restate"))!;
+    const container = template.spec.containers.find((c) => c.name === "restate")!;
+    const volume = template.spec.volumes?.find((v) => v.secret?.secretName === IDENTITY_SECRET);
+    const mount = container.volumeMounts?.find((m) => m.name === volume?.name);
+
+    expect(keysOf(byKind("Secret", IDENTITY_SECRET))).toEqual([PRIVATE_KEY_FILE]);
+    expect(mount, "a volume mount of the Secret").toBeDefined();
+    expect(container.env?.find((variable) => variable.name === RESTATE_SIGNING_KEY_ENV)?.value).toBe(`${mount?.mountPath}/${PRIVATE_KEY_FILE}`);
+  });
+
+  it("gives the worker the public key in RESTATE_IDENTITY_KEYS, and the private key to no ddwf pod", () => {
+    expect(envSources("ddwf-worker").flatMap(keysOf)).toContain("RESTATE_IDENTITY_KEYS");
+    for (const name of DDWF_DEPLOYMENTS) {
+      const template = podTemplate(byKind("Deployment", name));
+      expect(template?.spec.volumes?.filter((volume) => volume.secret?.secretName === IDENTITY_SECRET) ?? [], name).toEqual([]);
+      expect(envSources(name).map((source) => source?.metadata.name), name).not.toContain(IDENTITY_SECRET);
+    }
   });
 
   it("keeps the cluster-defining keys of the pods' restate.toml equal to the local cluster's", () => {
@@ -171,10 +214,26 @@ describe("the example overlay (infra/k8s/overlays/example)", () => {
     for (const generator of overlay.secretGenerator ?? []) expect(byKind("Secret", generator.name), generator.name).toBeDefined();
   });
 
-  it("sets only known variables through its generators", () => {
-    const keys = [...(overlay.configMapGenerator ?? []), ...(overlay.secretGenerator ?? [])].flatMap((g) => (g.literals ?? []).map((literal) => literal.split("=")[0]!));
+  it("sets only known variables through the generators of what the worker and the DAPI take as variables", () => {
+    const asVariables = new Set(DDWF_DEPLOYMENTS.flatMap((name) => envSources(name).map((source) => source?.metadata.name)));
+    const keys = [...(overlay.configMapGenerator ?? []), ...(overlay.secretGenerator ?? [])].filter((g) => asVariables.has(g.name)).flatMap(generatorKeys);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.filter((key) => !known.has(key))).toEqual([]);
+  });
+
+  it("replaces the request-identity pair with the files `npm run identity:keys` writes, in a folder git ignores", () => {
+    const secret = overlay.secretGenerator?.find((g) => g.name === IDENTITY_SECRET);
+    const publicKey = overlay.configMapGenerator?.find((g) => g.name === "restate-identity-public");
+    const [privateFile] = generatorFiles(secret);
+    const [publicFile] = generatorFiles(publicKey);
+
+    expect([secret?.behavior, publicKey?.behavior]).toEqual(["replace", "replace"]);
+    expect(generatorKeys(secret!)).toEqual(keysOf(byKind("Secret", IDENTITY_SECRET)));
+    expect(generatorKeys(publicKey!)).toEqual(["RESTATE_IDENTITY_KEYS"]);
+    expect([basename(privateFile!), basename(publicFile!)]).toEqual([PRIVATE_KEY_FILE, PUBLIC_KEY_FILE]);
+    expect(dirname(privateFile!)).toBe(dirname(publicFile!));
+    // `git check-ignore` exits 0 for an ignored path, whether or not it exists.
+    expect(() => execFileSync("git", ["check-ignore", "-q", join(OVERLAY, privateFile!)])).not.toThrow();
   });
 
   it("validates its own resources and its patched objects against the Kubernetes schemas", async () => {
@@ -197,7 +256,7 @@ describe("the example overlay (infra/k8s/overlays/example)", () => {
 });
 
 describe("docker-compose.cluster.yml", () => {
-  type ComposeService = { environment?: Record<string, string>; image?: string; volumes?: string[] };
+  type ComposeService = { environment?: Record<string, string>; image?: string; volumes?: string[]; command?: string[]; depends_on?: Record<string, { condition: string }> };
   const compose = parse(readFileSync("docker-compose.cluster.yml", "utf8"), { merge: true }) as { services: Record<string, ComposeService> };
 
   it("describes three Restate nodes, the balancer, two worker replicas, the DAPI, PostgreSQL and Prometheus", () => {
@@ -234,6 +293,32 @@ describe("docker-compose.cluster.yml", () => {
     );
     const servers = COMPOSE_HAPROXY_PLAN.worker.servers.map((server) => server.host);
     expect(servers.every((host) => host in compose.services)).toBe(true);
+  });
+
+  it("wires request identity: every node signs with the key restate-identity creates, every replica accepts only its public key", () => {
+    expect(compose.services["restate-identity"]?.command).toEqual(["node", "services/cli/request-identity-keys.ts", "/identity/private", "/identity/public"]);
+    for (const name of ["restate-1", "restate-2", "restate-3"]) {
+      const node = compose.services[name]!;
+      expect(node.environment?.[RESTATE_SIGNING_KEY_ENV], name).toBe(`/identity/${PRIVATE_KEY_FILE}`);
+      expect(node.volumes, name).toContain("restate-identity-private:/identity:ro");
+      expect(node.depends_on?.["restate-identity"], name).toEqual({ condition: "service_completed_successfully" });
+    }
+    for (const name of ["worker-1", "worker-2"]) {
+      expect(compose.services[name]?.volumes, name).toEqual(["restate-identity-public:/identity:ro"]);
+      expect(compose.services[name]?.command?.join(" "), name).toContain(`RESTATE_IDENTITY_KEYS=$$(cat /identity/${PUBLIC_KEY_FILE})`);
+    }
+  });
+
+  it("mounts the private key only into the nodes and the service that creates it", () => {
+    const holders = Object.entries(compose.services).filter(([, service]) => (service.volumes ?? []).some((volume) => volume.startsWith("restate-identity-private:")));
+    expect(holders.map(([name]) => name).sort()).toEqual(["restate-1", "restate-2", "restate-3", "restate-identity"]);
+  });
+
+  it("has the balancer forward requests without touching headers or paths (Restate's signature is bound to both)", () => {
+    const rewriting = readFileSync("infra/cluster/haproxy.compose.cfg", "utf8")
+      .split("\n")
+      .filter((line) => /^\s*(http-request|http-response|http-after-response|req[a-z]+|rsp[a-z]+)\s/.test(line));
+    expect(rewriting).toEqual([]);
   });
 
   it("has Prometheus scrape every node and every replica", () => {
