@@ -59,6 +59,7 @@ try {
     }
   }
 
+
   const ratio = (a: number, b: number) => round(a / b, 2);
   const results = {
     mode: quick ? "quick" : "full",

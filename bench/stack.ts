@@ -49,9 +49,9 @@ export async function startBenchStack(parameters: { senders: number }) {
 export type BenchStack = Awaited<ReturnType<typeof startBenchStack>>;
 
 /**
- * The same stack with the worker on PostgreSQL: the embedded worker stops, a worker on a fresh
- * database of `serverUrl` starts (and registers, so Restate now calls it), with a client on that
- * database. `stop` drops the database and brings the embedded worker back.
+ * The same stack with the worker on PostgreSQL: the embedded worker stops for good, a worker on a
+ * fresh database of `serverUrl` starts (and registers, so Restate now calls it), with a client on
+ * that database. `stop` stops it and drops the database. Run it last.
  */
 export async function switchToPostgres(bench: BenchStack, serverUrl: string) {
   const target = await postgresTarget(serverUrl).open({ poolSize: 8 });
@@ -73,7 +73,6 @@ export async function switchToPostgres(bench: BenchStack, serverUrl: string) {
     stop: async () => {
       await worker.stop();
       await target.close();
-      await bench.worker.start();
     },
   };
 }

@@ -57,13 +57,18 @@ export type EndpointDependencies = {
 
 export function createServices(dependencies: EndpointDependencies) {
   const { db, chains, signers, metrics, transactions } = dependencies;
-  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, settings: { attributionSuffix: transactions.attributionSuffix } });
+  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, metrics });
   const processorSteps = createProcessorSteps({
     db,
     chains,
     signers,
     metrics,
-    settings: { feeBumpPercent: transactions.feeBumpPercent, maxFeePerGasGwei: transactions.maxFeePerGasGwei },
+    settings: {
+      feeBumpPercent: transactions.feeBumpPercent,
+      maxFeePerGasGwei: transactions.maxFeePerGasGwei,
+      attributionSuffix: transactions.attributionSuffix,
+      confirmations: transactions.confirmations,
+    },
   });
   return [
     createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step), metrics }),
@@ -79,7 +84,10 @@ export function createServices(dependencies: EndpointDependencies) {
     createExchangeRateScheduler({ db, settings: dependencies.exchangeRates }),
     createChainMonitor({ chains, settings: { blockPollMs: dependencies.chainMonitor.blockPollMs } }),
     createTransactionReconciler({ db, chains, admin: dependencies.admin, metrics, settings: dependencies.reconciliation }),
-    createTransactionProcessor({ steps: processorSteps, settings: { broadcastRetryMs: transactions.preBroadcastRetryMs } }),
+    createTransactionProcessor({
+      steps: processorSteps,
+      settings: { broadcastRetryMs: transactions.preBroadcastRetryMs, followPollMs: dependencies.chainMonitor.blockPollMs },
+    }),
   ];
 }
 

@@ -43,7 +43,7 @@ export async function ddwfTransactions(
       value: "1",
       executor: { route: "eoa" },
     });
-    await bench.client.getTransactionStatus(transactionId);
+    await bench.client.getTransactionStatus(transactionId, { source: "database" });
     submitLatencies.push(performance.now() - t0);
     const status = await ingress.workflowClient(transactionExecutionWorkflow, transactionId).workflowAttach();
     if (status.phase !== "completed") failed += 1;

@@ -6,6 +6,7 @@ import { keccak256, parseGwei, TransactionNotFoundError, type Hex } from "viem";
 import type { Database } from "../../shared/db/client.ts";
 import { recordNonceFill } from "../../shared/db/repositories/nonce-fills.ts";
 import {
+  listLiveTransactionSignatures,
   markTransactionSignatureRefused,
   recordSignatureUnlessCancelled,
   recordTransactionSignature,
@@ -14,19 +15,32 @@ import {
 import type { NonceFillReason } from "../../shared/db/schema/transactions.ts";
 import type { ChainAccess, ChainRegistry } from "../../shared/evm/chain-access.ts";
 import { classifyChainError, type ChainErrorCode } from "../../shared/evm/classify-error.ts";
-import { DomainTerminalError } from "../../shared/errors.ts";
+import { DomainTerminalError, errorCodeOf } from "../../shared/errors.ts";
 import type { SignerRegistry } from "../../shared/signers/signer-registry.ts";
 import { storeWebhookDeliveries } from "../workflows/webhook-delivery/emit-event.ts";
 import { bumpFees, capFees, feesForNextBlock } from "./fees.ts";
-import type { FeeFields, ProcessorSender, Signature, SignedCall, SubmitRequest } from "./types.ts";
+import { prepareCall } from "./prepare-call.ts";
+import type { FeeFields, MinedTransaction, ProcessorSender, Signature, SignedCall, SubmitRequest } from "./types.ts";
 
 export type ProcessorStepDependencies = {
   db: Database;
   chains: ChainRegistry;
   signers: SignerRegistry;
   metrics: { nonceReplacement(outcome: "replaced" | "refused"): void; nonceFilled(reason: NonceFillReason): void };
-  settings: { feeBumpPercent: number; maxFeePerGasGwei: number };
+  settings: { feeBumpPercent: number; maxFeePerGasGwei: number; attributionSuffix: Hex; confirmations: number };
 };
+
+/** What one submit step did: nothing (cancelled first), or signed (and what the node said). */
+export type SubmitStepResult =
+  | { kind: "cancelled" }
+  | {
+      kind: "signed";
+      /** Every signature made on the nonce, oldest first; the last is the one sent. */
+      signatures: Signature[];
+      outcome: "sent" | "unknown" | "underpriced" | "nonce-too-low" | "rejected";
+      rejection: { code: ChainErrorCode; message: string } | null;
+      mined: MinedTransaction | null;
+    };
 
 export type BroadcastOutcome =
   | { kind: "sent" }
@@ -68,6 +82,16 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
     return { raw, hash: keccak256(raw) };
   };
 
+  const minedAtDepth = (chain: ChainAccess, hash: Hex) => minedAtDepthWith(chain, hash, settings.confirmations);
+  /** The latest live signature a transaction has on a nonce, as stored. */
+  const storedSignatureAt = async (transactionId: string, nonce: number): Promise<Signature | null> => {
+    const stored = (await listLiveTransactionSignatures(db, transactionId)).filter((signature) => signature.nonce === nonce).at(-1);
+    return stored
+      ? { hash: stored.hash as Hex, raw: stored.raw as Hex, maxFeePerGas: stored.maxFeePerGas, maxPriorityFeePerGas: stored.maxPriorityFeePerGas, kind: stored.kind }
+      : null;
+  };
+  const feeEstimates = createFeeEstimateCache(FEE_ESTIMATE_MAX_AGE_MS);
+
   /** The fees the next block accepts now, uncapped (a replacement compares against them). */
   const currentFees = async (chain: ChainAccess): Promise<FeeFields> => {
     const [estimate, pending] = await Promise.all([
@@ -82,19 +106,82 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
     latestNonce: (sender: ProcessorSender) => chainFor(sender.chainId).client.getTransactionCount({ address: sender.signerAddress as Hex, blockTag: "latest" }),
 
     /**
-     * The first signature of a nonce, recorded with the transaction before anything is sent —
-     * unless a cancellation was asked for first: then nothing is signed or recorded.
+     * Everything a nonce needs, in one step: prepare the call (target code, suffix, gas; a refusal
+     * here throws before anything is signed), sign it, record the signature with the transaction
+     * (unless a cancellation came first: then nothing is recorded and the nonce is free), send it
+     * (signed again on the same nonce at the current fees when the node says it is underpriced),
+     * and look once whether it is already mined at depth. Once the signature is recorded nothing
+     * in here throws: a failed send is `unknown` and the workflow sends the same bytes again.
      */
-    signFirst: async (request: SubmitRequest, nonce: number): Promise<{ kind: "signed"; signature: Signature } | { kind: "cancelled" }> => {
+    submitAtNonce: async (request: SubmitRequest, nonce: number): Promise<SubmitStepResult> => {
       const chain = chainFor(request.chainId);
-      const fees =
-        request.maxFeePerGas && request.maxPriorityFeePerGas
-          ? { maxFeePerGas: request.maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas }
-          : capFees(feesForNextBlock(await chain.client.estimateFeesPerGas({ type: "eip1559" }), null), capWei);
-      const signed = await sign(request, request, nonce, fees);
-      const signature: Signature = { ...signed, ...fees, kind: "original" };
-      const recorded = await recordSignatureUnlessCancelled(db, { transactionId: request.transactionId, nonce, ...signature });
-      return recorded ? { kind: "signed", signature } : { kind: "cancelled" };
+      const sender = { organizationId: request.organizationId, signerAddress: request.signerAddress, chainId: request.chainId };
+      const call = await prepareCall(chain, request.signerAddress as Hex, request.operation, settings.attributionSuffix);
+      const { maxFeePerGas, maxPriorityFeePerGas } = request.operation;
+      const fees = maxFeePerGas && maxPriorityFeePerGas ? { maxFeePerGas, maxPriorityFeePerGas } : capFees(await feeEstimates.get(chain), capWei);
+      let first: Signature;
+      try {
+        first = { ...(await sign(sender, call, nonce, fees)), ...fees, kind: "original" };
+      } catch (error) {
+        // A retried step on a worker that lost the key: what the first attempt stored is sent again.
+        const stored = errorCodeOf(error) === "SIGNER_NOT_FOUND" ? await storedSignatureAt(request.transactionId, nonce) : null;
+        if (!stored) throw error;
+        first = stored;
+      }
+      if (!(await recordSignatureUnlessCancelled(db, { transactionId: request.transactionId, nonce, ...first }))) return { kind: "cancelled" };
+
+      const signatures = [first];
+      let outcome = await sendOnce(chain, first);
+      for (let resign = 1; outcome.kind === "underpriced" && resign <= MAX_UNDERPRICED_RESIGNS; resign++) {
+        // Fees rose between the estimate and the send: the same nonce, signed again at today's fees.
+        const current = await currentFees(chain).catch(() => null);
+        const bumped = current && bumpFees(signatures.at(-1)!, current, settings.feeBumpPercent, capWei);
+        if (!bumped) break;
+        const again: Signature = { ...(await sign(sender, call, nonce, bumped)), ...bumped, kind: "replacement" };
+        // Never sent unless stored: with the database away the workflow replaces it later.
+        const stored = await recordTransactionSignature(db, { transactionId: request.transactionId, nonce, ...again }).then(() => true, () => false);
+        if (!stored) break;
+        signatures.push(again);
+        outcome = await sendOnce(chain, again);
+      }
+      if (outcome.kind === "nonce-too-low" || outcome.kind === "rejected") {
+        // These bytes will never be mined (their nonce is used, or the node refuses them for
+        // good); no later run may wait for them.
+        for (const signature of signatures) await markTransactionSignatureRefused(db, signature.hash).catch(() => undefined);
+      }
+      const mined = outcome.kind === "sent" ? await minedAtDepth(chain, signatures.at(-1)!.hash).catch(() => null) : null;
+      return {
+        kind: "signed",
+        signatures,
+        outcome: outcome.kind,
+        rejection: outcome.kind === "rejected" ? { code: outcome.code, message: outcome.message } : null,
+        mined,
+      };
+    },
+
+    /**
+     * The follower's look at a key's nonces: which of the watched transactions have a signature
+     * mined at confirmation depth in a block still canonical. Reads the head once, the sender's
+     * mined nonce count at it, and receipts only for nonces already used.
+     */
+    followNonces: async (sender: ProcessorSender, watched: { transactionId: string; nonce: number; hashes: Hex[] }[]): Promise<{ transactionId: string; mined: MinedTransaction }[]> => {
+      const chain = chainFor(sender.chainId);
+      const head = await chain.client.getBlock({ blockTag: "latest" });
+      const used = await chain.client.getTransactionCount({ address: sender.signerAddress as Hex, blockNumber: head.number });
+      const found: { transactionId: string; mined: MinedTransaction }[] = [];
+      const blocks = new Map<bigint, Hex>([[head.number, head.hash]]);
+      for (const entry of watched.filter((candidate) => candidate.nonce < used)) {
+        for (const hash of [...entry.hashes].reverse()) {
+          const receipt = await chain.client.getTransactionReceipt({ hash }).catch(() => null);
+          if (!receipt) continue;
+          if (Number(head.number - receipt.blockNumber) + 1 < settings.confirmations) break;
+          if (!blocks.has(receipt.blockNumber)) blocks.set(receipt.blockNumber, (await chain.client.getBlock({ blockNumber: receipt.blockNumber })).hash);
+          if (blocks.get(receipt.blockNumber) !== receipt.blockHash) break;
+          found.push({ transactionId: entry.transactionId, mined: { hash, blockNumber: Number(receipt.blockNumber), blockHash: receipt.blockHash, reverted: receipt.status === "reverted" } });
+          break;
+        }
+      }
+      return found;
     },
 
     /**
@@ -157,6 +244,57 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
 }
 
 export type ProcessorSteps = ReturnType<typeof createProcessorSteps>;
+
+/** How long a fee estimate is reused for the next signatures of a chain. */
+const FEE_ESTIMATE_MAX_AGE_MS = 500;
+
+/** Re-signings of a first broadcast refused as underpriced before the workflow takes over. */
+const MAX_UNDERPRICED_RESIGNS = 3;
+
+/**
+ * The node's fee estimate, asked at most once per `maxAgeMs` per chain: a busy sender signs many
+ * transactions per block, and the estimate only moves from block to block. Process memory only
+ * (it feeds a step whose result, the signature, is what is journaled); a first broadcast refused
+ * as underpriced is signed again at fresh fees anyway.
+ */
+export function createFeeEstimateCache(maxAgeMs: number) {
+  const cached = new Map<number, { at: number; fees: Promise<FeeFields> }>();
+  return {
+    get(chain: ChainAccess): Promise<FeeFields> {
+      const now = performance.now();
+      const hit = cached.get(chain.chainId);
+      if (hit && now - hit.at < maxAgeMs) return hit.fees;
+      const fees = chain.client.estimateFeesPerGas({ type: "eip1559" }).then((estimate) => feesForNextBlock(estimate, null));
+      cached.set(chain.chainId, { at: now, fees });
+      fees.catch(() => cached.delete(chain.chainId));
+      return fees;
+    },
+  };
+}
+
+/** One send; a transport failure is `unknown` (the bytes may have reached the node). */
+async function sendOnce(chain: ChainAccess, signature: Pick<Signature, "raw" | "hash">): Promise<BroadcastOutcome | { kind: "unknown" }> {
+  try {
+    return await broadcastRaw(chain, signature);
+  } catch {
+    return { kind: "unknown" };
+  }
+}
+
+/**
+ * Whether `hash` is mined at `confirmations` depth in a block still canonical, looked at once.
+ * On a chain that includes transactions at once (anvil automine, many L2 sequencers) this answers
+ * right after the send, and the workflow completes without waiting for a follower.
+ */
+async function minedAtDepthWith(chain: ChainAccess, hash: Hex, confirmations: number): Promise<MinedTransaction | null> {
+  const receipt = await chain.client.getTransactionReceipt({ hash }).catch(() => null);
+  if (!receipt) return null;
+  const head = await chain.client.getBlock({ blockTag: "latest" });
+  if (Number(head.number - receipt.blockNumber) + 1 < confirmations) return null;
+  const blockHash = head.number === receipt.blockNumber ? head.hash : (await chain.client.getBlock({ blockNumber: receipt.blockNumber })).hash;
+  if (blockHash !== receipt.blockHash) return null;
+  return { hash, blockNumber: Number(receipt.blockNumber), blockHash: receipt.blockHash, reverted: receipt.status === "reverted" };
+}
 
 export async function broadcastRaw(chain: ChainAccess, signed: Pick<Signature, "raw" | "hash">): Promise<BroadcastOutcome> {
   try {

@@ -10,15 +10,33 @@ export type ProcessorSender = { organizationId: string; signerAddress: string; c
 /** What is signed: the call, without nonce and fees. */
 export type SignedCall = { to: Hex | null; data: Hex; value: string; gas: string };
 
-export type SubmitRequest = ProcessorSender &
-  SignedCall & {
-    transactionId: string;
-    /** Increases when the workflow asks for a fresh nonce after an outside sender consumed ours. */
-    attempt: number;
-    /** Fee fields fixed by the operation's policy; when absent the node's estimate is used. */
-    maxFeePerGas?: string;
-    maxPriorityFeePerGas?: string;
-  };
+/** The stored operation as the processor prepares and signs it. */
+export type SubmittedOperation = {
+  /** null deploys a contract. */
+  target: Hex | null;
+  data: Hex;
+  value: string;
+  /** Fixed by the operation, or null to estimate. */
+  gasLimit: string | null;
+  /** Fee fields fixed by the operation's policy; when absent the node's estimate is used. */
+  maxFeePerGas: string | null;
+  maxPriorityFeePerGas: string | null;
+};
+
+export type SubmitRequest = ProcessorSender & {
+  transactionId: string;
+  /** Increases when the workflow asks for a fresh nonce after an outside sender consumed ours. */
+  attempt: number;
+  operation: SubmittedOperation;
+  /**
+   * Resolved with a `MinedTransaction` once one of the transaction's signatures is mined at
+   * confirmation depth in a block still canonical (the key's follower watches its nonces).
+   */
+  minedAwakeableId?: string;
+};
+
+/** A signature of ours found mined at confirmation depth, its block checked canonical. */
+export type MinedTransaction = { hash: Hex; blockNumber: number; blockHash: Hex; reverted: boolean };
 
 export type Signature = FeeFields & { hash: Hex; raw: Hex; kind: "original" | "replacement" | "cancellation" };
 
@@ -30,6 +48,8 @@ export type SubmitResult =
       signatures: Signature[];
       /** `unknown` when the node never confirmed the broadcast; the workflow re-broadcasts the same bytes. */
       broadcast: "sent" | "unknown";
+      /** Already mined at confirmation depth when the processor looked right after sending. */
+      mined: MinedTransaction | null;
     }
   /** A cancellation arrived before a nonce was taken: nothing was signed. */
   | { kind: "cancelled" };

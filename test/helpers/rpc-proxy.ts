@@ -8,6 +8,7 @@
  * lookups with `null`, as a load-balanced RPC whose node is behind does. Only loopback traffic.
  */
 import { createServer, type Server } from "node:http";
+import { recoverTransactionAddress, type Hex, type TransactionSerialized } from "viem";
 import { freePort } from "../../infra/local/free-port.ts";
 
 export type RpcProxyMode = "up" | "down" | { flaky: number };
@@ -16,7 +17,8 @@ export type RpcProxy = {
   url: string;
   setMode(mode: RpcProxyMode): void;
   stats(): { forwarded: number; refused: number };
-  holdSends(): void;
+  /** Holds every raw send, or only those signed by `from`. */
+  holdSends(options?: { from?: string }): void;
   releaseSends(): void;
   /** Cuts every held send off without forwarding it, and stops holding. */
   dropHeldSends(): void;
@@ -34,6 +36,7 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
   const counters = { forwarded: 0, refused: 0, seen: 0 };
   const random = seededRandom(0x5eed);
   let holding = false;
+  let holdingFrom: string | null = null;
   let heldTotal = 0;
   const waiting = new Set<(forward: boolean) => void>();
   let lagRemaining = 0;
@@ -65,7 +68,7 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
       response.end(JSON.stringify({ jsonrpc: "2.0", id, result: null }));
       return;
     }
-    if (holding && text.includes('"eth_sendRawTransaction"')) {
+    if (holding && text.includes('"eth_sendRawTransaction"') && (holdingFrom === null || (await senderOf(text)) === holdingFrom)) {
       heldTotal += 1;
       const forward = await new Promise<boolean>((resolve) => {
         waiting.add(resolve);
@@ -93,8 +96,9 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
       mode = next;
     },
     stats: () => ({ forwarded: counters.forwarded, refused: counters.refused }),
-    holdSends: () => {
+    holdSends: (options) => {
       holding = true;
+      holdingFrom = options?.from?.toLowerCase() ?? null;
     },
     releaseSends: () => {
       holding = false;
@@ -117,6 +121,16 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The signer of the raw transaction an `eth_sendRawTransaction` request carries. */
+async function senderOf(body: string): Promise<string | null> {
+  try {
+    const { params } = JSON.parse(body) as { params: [Hex] };
+    return (await recoverTransactionAddress({ serializedTransaction: params[0] as TransactionSerialized })).toLowerCase();
+  } catch {
+    return null;
+  }
 }
 
 /** mulberry32: a small, fast, seeded generator. */

@@ -38,12 +38,17 @@ import {
   recordTransactionSignature,
   listTransactionSignatures,
   repairTransactionRecord,
+  recordTransactionEvents,
+  recordSignatureUnlessCancelled,
+  requestTransactionCancellation,
+  markTransactionSignatureRefused,
   recordWebhookDeliveryAttempt,
   revokeApiKey,
   setWebhookDeliveryStatus,
   touchApiKey,
   updateWebhookSubscription,
 } from "../../shared/db/repositories/index.ts";
+import { loadTransaction } from "../../services/workflows/transaction-execution/steps.ts";
 import { databaseTargets, type OpenedTarget } from "./database-targets.ts";
 
 const unique = (prefix: string) => `${prefix}_${crypto.randomUUID()}`;
@@ -180,6 +185,58 @@ describe.each(databaseTargets(process.env))("repositories on $name", (target) =>
         ["0xbb", "replacement"],
         ["0xcc", "cancellation"],
       ]);
+    });
+
+    it("record phase changes and their webhook deliveries in one statement, once per key", async () => {
+      const { transaction } = await insertTransaction(db, newTransaction());
+      const subscription = await createWebhookSubscription(db, { id: unique("sub"), url: "https://example.com/hook", eventTypes: ["transaction.completed"], secrets: [] });
+      const change = (key: string, phase: "confirming" | "completed") => ({
+        key,
+        phase,
+        txHash: "0x1",
+        nonce: 7,
+        errorCode: null,
+        errorMessage: null,
+        blockNumber: phase === "completed" ? 12 : null,
+        blockHash: phase === "completed" ? "0xb" : null,
+        reason: null,
+        data: { transactionId: transaction.id, phase },
+      });
+      const changes = [change("run-1/2", "confirming"), change("run-1/3", "completed")];
+      const first = await recordTransactionEvents(db, { transactionId: transaction.id, changes });
+      const again = await recordTransactionEvents(db, { transactionId: transaction.id, changes });
+
+      expect(first.transitions.map((t) => [t.sequence, t.recorded])).toEqual([[1, true], [2, true]]);
+      expect(again.transitions.map((t) => [t.sequence, t.recorded])).toEqual([[1, false], [2, false]]);
+      expect(first.deliveryIds).toEqual([`whd_evt_${transaction.id}_2_${subscription.id}`]);
+      expect(again.deliveryIds).toEqual(first.deliveryIds);
+      expect(await getWebhookDelivery(db, first.deliveryIds[0]!)).toMatchObject({ eventId: `evt_${transaction.id}_2`, eventType: "transaction.completed" });
+      expect(await getTransaction(db, transaction.id)).toMatchObject({ phase: "completed", blockNumber: 12, blockHash: "0xb", nonce: 7 });
+      await deleteWebhookSubscription(db, subscription.id);
+    });
+
+    it("record a first signature only while no cancellation was asked for", async () => {
+      const signature = (transactionId: string, hash: string) => ({ transactionId, nonce: 1, hash, raw: "0x02", maxFeePerGas: "2", maxPriorityFeePerGas: "1", kind: "original" as const });
+      const { transaction } = await insertTransaction(db, newTransaction());
+      expect(await recordSignatureUnlessCancelled(db, signature(transaction.id, unique("0xa")))).toBe(true);
+      const { transaction: cancelled } = await insertTransaction(db, newTransaction());
+      await requestTransactionCancellation(db, { transactionId: cancelled.id, reason: "test" });
+      expect(await recordSignatureUnlessCancelled(db, signature(cancelled.id, unique("0xb")))).toBe(false);
+      expect(await listTransactionSignatures(db, cancelled.id)).toEqual([]);
+      await expect(recordSignatureUnlessCancelled(db, signature(unique("ghost"), unique("0xc")))).rejects.toThrow(/not stored/);
+    });
+
+    it("load a transaction with its live signatures and latest phase change in one query", async () => {
+      const { transaction } = await insertTransaction(db, newTransaction());
+      await recordTransactionPhase(db, { transactionId: transaction.id, key: "run-1/1", phase: "submitting" });
+      await recordTransactionSignature(db, { transactionId: transaction.id, nonce: 3, hash: unique("0xd"), raw: "0x02aa", maxFeePerGas: "9", maxPriorityFeePerGas: "1", kind: "original" });
+      const refused = unique("0xe");
+      await recordTransactionSignature(db, { transactionId: transaction.id, nonce: 3, hash: refused, raw: "0x02bb", maxFeePerGas: "10", maxPriorityFeePerGas: "2", kind: "replacement" });
+      await markTransactionSignatureRefused(db, refused);
+      const loaded = await loadTransaction(db, transaction.id);
+      expect(loaded?.record).toMatchObject({ phase: "submitting", lastTransitionPhase: "submitting", cancelRequested: false });
+      expect(loaded?.signatures).toEqual([expect.objectContaining({ nonce: 3, raw: "0x02aa", kind: "original" })]);
+      expect(await loadTransaction(db, unique("missing"))).toBeNull();
     });
 
     it("repair a record only while it still shows what the reconciler saw", async () => {

@@ -18,6 +18,8 @@ export type Watch = {
   /** ms timestamps (from the journaled clock). */
   lastSentAt: number;
   lastReplacementAt: number;
+  /** Whether the node took the latest bytes when they were sent (else they are sent again soon). */
+  sent?: boolean;
 };
 
 /** One look at the chain for the watched nonce; `head` and `latestNonce` are read at the same block. */

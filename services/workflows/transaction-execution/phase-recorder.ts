@@ -2,7 +2,8 @@
  * Records a transaction's phase changes for one run of its workflow. Each change is, in order: the
  * workflow's `status` state; then one journaled step that writes the transition and the status
  * record, stores the webhook deliveries of its event and counts it; then the one-way sends that
- * start those deliveries.
+ * start those deliveries. Changes that happen together (confirming and completed, when the
+ * transaction was mined at once) share one step.
  *
  * A transition is keyed by the run's id (drawn once per run) and its place in the run, so a retried
  * step writes one row while a later run of the same transaction writes rows (and events) of its
@@ -11,8 +12,8 @@
  */
 import type * as restate from "@restatedev/restate-sdk";
 import type { Database } from "../../../shared/db/client.ts";
-import { recordTransactionPhase } from "../../../shared/db/repositories/transactions.ts";
-import { startWebhookDeliveries, storeWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
+import { recordTransactionEvents } from "../../../shared/db/repositories/transaction-events.ts";
+import { startWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import { TERMINAL_PHASES, type TransactionPhase, type TransactionStatus } from "./status.ts";
 
 export type PhaseMetrics = {
@@ -23,15 +24,64 @@ export type PhaseMetrics = {
 
 type RecorderContext = Pick<restate.WorkflowContext, "run" | "set" | "workflowSendClient">;
 
+/** One phase change: the whole status after it, and what else the record keeps. */
+export type PhaseChange = { status: TransactionStatus; blockHash?: string | null; reason?: string | undefined };
+
 export type PhaseRecorder = {
   readonly status: TransactionStatus;
   /** Publishes `status` as the workflow's state without recording a change (a run that only reports). */
   publish(status: TransactionStatus): void;
   transition(phase: TransactionPhase, change?: Partial<TransactionStatus> & { blockHash?: string | null }, reason?: string): Promise<void>;
+  /** Several changes in a row, recorded in one step (their events in order). */
+  transitions(changes: { phase: TransactionPhase; change?: Partial<TransactionStatus> & { blockHash?: string | null }; reason?: string }[]): Promise<void>;
 };
 
 /** The workflow type label of `dalp.ddwf.workflow.completed`. */
 export const WORKFLOW_TYPE = "TransactionExecutionWorkflow";
+
+/**
+ * Writes phase changes keyed `<runId>/<step>`, `<runId>/<step + 1>`, … with their webhook
+ * deliveries and counts them; answers the deliveries to start. Runs inside one journaled step.
+ */
+export async function recordPhaseChanges(
+  db: Database,
+  metrics: PhaseMetrics,
+  parameters: { transactionId: string; runId: string; firstStep: number; startedAt: number; changes: PhaseChange[] },
+): Promise<string[]> {
+  const { deliveryIds } = await recordTransactionEvents(db, {
+    transactionId: parameters.transactionId,
+    changes: parameters.changes.map(({ status, blockHash, reason }, index) => ({
+      key: `${parameters.runId}/${parameters.firstStep + index}`,
+      phase: status.phase,
+      txHash: status.txHash,
+      nonce: status.nonce,
+      errorCode: status.error?.code ?? null,
+      errorMessage: status.error?.message ?? null,
+      blockNumber: status.blockNumber ?? null,
+      blockHash: blockHash ?? null,
+      reason: reason ?? null,
+      data: {
+        transactionId: parameters.transactionId,
+        phase: status.phase,
+        txHash: status.txHash,
+        nonce: status.nonce,
+        error: status.error,
+        blockNumber: status.blockNumber ?? null,
+        ...(reason ? { reason } : {}),
+      },
+    })),
+  });
+  // Counted last, after everything that can fail: a retried step does not count twice.
+  for (const { status } of parameters.changes) {
+    metrics.phaseEntered(status.phase);
+    // Inside the step: reading the clock here is part of the side effect, never replayed.
+    // eslint-disable-next-line no-restricted-properties
+    if (TERMINAL_PHASES.includes(status.phase)) metrics.transactionDuration(Date.now() - parameters.startedAt, status.phase);
+    if (status.phase === "completed") metrics.workflowCompleted(WORKFLOW_TYPE, "success");
+    if (status.phase === "failed" || status.phase === "dead-letter") metrics.workflowCompleted(WORKFLOW_TYPE, "terminal_error");
+  }
+  return deliveryIds;
+}
 
 export function createPhaseRecorder(
   ctx: RecorderContext,
@@ -44,11 +94,30 @@ export function createPhaseRecorder(
     correlationId: string | undefined;
     startedAt: number;
     initial: TransactionStatus;
+    /** Changes this run recorded before the recorder (in its load step). */
+    recordedBefore?: number;
   },
 ): PhaseRecorder {
   const { db, metrics, transactionId } = parameters;
   let status = parameters.initial;
-  let step = 0;
+  let step = parameters.recordedBefore ?? 0;
+
+  const record = async (changes: { phase: TransactionPhase; change?: Partial<TransactionStatus> & { blockHash?: string | null }; reason?: string | undefined }[]) => {
+    const recorded: PhaseChange[] = changes.map(({ phase, change = {}, reason }) => {
+      const { blockHash, ...statusChange } = change;
+      status = { ...status, ...statusChange, phase };
+      return { status, blockHash: blockHash ?? null, reason };
+    });
+    const firstStep = step + 1;
+    step += changes.length;
+    ctx.set("status", status);
+    const names = changes.map((change) => change.phase).join("-");
+    const deliveryIds = await ctx.run(`record-${firstStep}-${names}`, () =>
+      recordPhaseChanges(db, metrics, { transactionId, runId: parameters.runId, firstStep, startedAt: parameters.startedAt, changes: recorded }),
+    );
+    startWebhookDeliveries(ctx, deliveryIds, parameters.correlationId);
+  };
+
   return {
     get status() {
       return status;
@@ -57,50 +126,7 @@ export function createPhaseRecorder(
       status = next;
       ctx.set("status", status);
     },
-    transition: async (phase, change = {}, reason) => {
-      const { blockHash, ...statusChange } = change;
-      status = { ...status, ...statusChange, phase };
-      step += 1;
-      ctx.set("status", status);
-      const snapshot = status;
-      const key = `${parameters.runId}/${step}`;
-      const deliveryIds = await ctx.run(`record-${step}-${phase}`, async () => {
-        const { sequence } = await recordTransactionPhase(db, {
-          transactionId,
-          key,
-          phase,
-          txHash: snapshot.txHash,
-          nonce: snapshot.nonce,
-          errorCode: snapshot.error?.code,
-          errorMessage: snapshot.error?.message,
-          blockNumber: snapshot.blockNumber,
-          blockHash: blockHash ?? null,
-          reason: reason ?? null,
-          at: new Date(),
-        });
-        const deliveries = await storeWebhookDeliveries(db, {
-          id: `evt_${transactionId}_${sequence}`,
-          type: `transaction.${phase}`,
-          data: {
-            transactionId,
-            phase,
-            txHash: snapshot.txHash,
-            nonce: snapshot.nonce,
-            error: snapshot.error,
-            blockNumber: snapshot.blockNumber ?? null,
-            ...(reason ? { reason } : {}),
-          },
-        });
-        // Counted last, after everything that can fail: a retried step does not count twice.
-        metrics.phaseEntered(phase);
-        // Inside the step: reading the clock here is part of the side effect, never replayed.
-        // eslint-disable-next-line no-restricted-properties
-        if (TERMINAL_PHASES.includes(phase)) metrics.transactionDuration(Date.now() - parameters.startedAt, phase);
-        if (phase === "completed") metrics.workflowCompleted(WORKFLOW_TYPE, "success");
-        if (phase === "failed" || phase === "dead-letter") metrics.workflowCompleted(WORKFLOW_TYPE, "terminal_error");
-        return deliveries;
-      });
-      startWebhookDeliveries(ctx, deliveryIds, parameters.correlationId);
-    },
+    transition: (phase, change, reason) => record([{ phase, ...(change ? { change } : {}), ...(reason ? { reason } : {}) }]),
+    transitions: (changes) => record(changes),
   };
 }

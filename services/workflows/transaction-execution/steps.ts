@@ -3,20 +3,20 @@
  * activities are): the workflow receives these bodies and runs each inside one journaled step, so
  * its state machine can run against fakes as well as on anvil.
  */
-import { concatHex, type Hex } from "viem";
+import { eq, getTableColumns, sql } from "drizzle-orm";
+import type { Hex } from "viem";
 import type { Database } from "../../../shared/db/client.ts";
 import { insertDeadLetter } from "../../../shared/db/repositories/dead-letters.ts";
-import { listLiveTransactionSignatures } from "../../../shared/db/repositories/transaction-signatures.ts";
-import { getTransaction, listTransactionTransitions, requestTransactionCancellation } from "../../../shared/db/repositories/transactions.ts";
+import { requestTransactionCancellation } from "../../../shared/db/repositories/transactions.ts";
+import { transactions, transactionSignatures, transactionTransitions } from "../../../shared/db/schema/index.ts";
 import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-access.ts";
-import { classifyChainError } from "../../../shared/evm/classify-error.ts";
 import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
-import { DomainTerminalError } from "../../../shared/errors.ts";
 import { executorSelectionSchema, type ExecutorSelection } from "../../../shared/signers/executor-selection.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
 import type { Signature } from "../../transaction-processor/types.ts";
 import { isCanonical, observeNonce, rebroadcast, revertReasonOf, type ObserveNonceParameters } from "./chain-observation.ts";
-import type { StoredPhase } from "./decide.ts";
+import { startOf, type StartDecision, type StoredPhase } from "./decide.ts";
+import { recordPhaseChanges, type PhaseMetrics } from "./phase-recorder.ts";
 import { transactionError } from "./errors.ts";
 
 /** The stored operation, as plain JSON for the journal. */
@@ -64,7 +64,17 @@ export type TransactionStepDependencies = {
   chains: ChainRegistry;
   signers: SignerRegistry;
   indexer: IndexerSource;
-  settings: { attributionSuffix: Hex };
+  metrics: PhaseMetrics;
+};
+
+/** What the first step of a run found and did. */
+export type RunStart = LoadedTransaction & {
+  start: StartDecision;
+  /** When the run began (read inside the step, so a replay keeps it). */
+  startedAt: number;
+  signerKnown: boolean;
+  /** Deliveries of the `submitting` change this step recorded (null when it recorded none). */
+  submitting: { deliveryIds: string[] } | null;
 };
 
 export function createTransactionSteps(dependencies: TransactionStepDependencies) {
@@ -76,8 +86,25 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
   };
   return {
     load: (transactionId: string) => loadTransaction(db, transactionId),
-    signerKnown: async (signerAddress: string) => dependencies.signers.has(signerAddress),
-    prepareCall: (operation: StoredOperation) => prepareCall(chainFor(operation.chainId), operation, dependencies.settings.attributionSuffix),
+    /**
+     * The first step of every run: load the operation, its record and its signatures, decide where
+     * the run starts, and when it starts from the beginning record `submitting` in the same step.
+     */
+    begin: async (transactionId: string): Promise<RunStart | null> => {
+      const loaded = await loadTransaction(db, transactionId);
+      if (!loaded) return null;
+      const startedAt = Date.now();
+      const start = startOf(loaded.record, loaded.signatures);
+      const signerKnown = dependencies.signers.has(loaded.operation.signerAddress);
+      let submitting: RunStart["submitting"] = null;
+      if (start.kind === "start" && loaded.record.lastTransitionPhase !== "submitting") {
+        const status = { phase: "submitting" as const, transactionId, txHash: null, nonce: null, error: null, blockNumber: null };
+        const deliveryIds = await recordPhaseChanges(db, dependencies.metrics, { transactionId, runId: loaded.runId, firstStep: 1, startedAt, changes: [{ status }] });
+        submitting = { deliveryIds };
+      }
+      return { ...loaded, start, startedAt, signerKnown, submitting };
+    },
+    indexerIsChainHead: dependencies.indexer.name === "chain-head",
     observe: (chainId: number, parameters: ObserveNonceParameters) => observeNonce(chainFor(chainId), parameters),
     rebroadcast: (chainId: number, raw: Hex) => rebroadcast(chainFor(chainId), raw),
     isCanonical: (chainId: number, blockNumber: number, blockHash: Hex) => isCanonical(chainFor(chainId), blockNumber, blockHash),
@@ -99,83 +126,58 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
 
 export type TransactionSteps = ReturnType<typeof createTransactionSteps>;
 
+/** A live signature as the load query returns it. */
+type StoredSignatureJson = { nonce: number; hash: Hex; raw: Hex; maxFeePerGas: string; maxPriorityFeePerGas: string; kind: Signature["kind"] };
+
 export async function loadTransaction(db: Database, transactionId: string): Promise<LoadedTransaction | null> {
-  const row = await getTransaction(db, transactionId);
+  // One round trip: the record, its live signatures and the phase of its latest transition.
+  const [row] = await db
+    .select({
+      stored: getTableColumns(transactions),
+      signatures: sql<StoredSignatureJson[]>`coalesce((
+        select json_agg(json_build_object('nonce', s.nonce, 'hash', s.hash, 'raw', s.raw, 'maxFeePerGas', s.max_fee_per_gas,
+          'maxPriorityFeePerGas', s.max_priority_fee_per_gas, 'kind', s.kind) order by s.id)
+        from ${transactionSignatures} s where s.transaction_id = "transactions"."id" and s.refused_at is null), '[]'::json)`,
+      lastTransitionPhase: sql<StoredPhase | null>`(select t.phase from ${transactionTransitions} t where t.transaction_id = "transactions"."id" order by t.sequence desc limit 1)`,
+    })
+    .from(transactions)
+    .where(eq(transactions.id, transactionId))
+    .limit(1);
   if (!row) return null;
-  const gas = (row.gas ?? {}) as { gasLimit?: string; maxFeePerGas?: string; maxPriorityFeePerGas?: string };
-  const executor = executorSelectionSchema.safeParse(row.executor);
+  const { stored, signatures, lastTransitionPhase } = row;
+  const gas = (stored.gas ?? {}) as { gasLimit?: string; maxFeePerGas?: string; maxPriorityFeePerGas?: string };
+  const executor = executorSelectionSchema.safeParse(stored.executor);
   if (!executor.success) throw transactionError("EXECUTOR_SELECTION_INVALID", `stored executor selection is invalid: ${executor.error.message}`);
-  const [signatures, transitions] = await Promise.all([listLiveTransactionSignatures(db, transactionId), listTransactionTransitions(db, transactionId)]);
   return {
     runId: crypto.randomUUID(),
     operation: {
-      transactionId: row.id,
-      organizationId: row.organizationId,
-      chainId: row.chainId,
-      signerAddress: row.signerAddress as Hex,
-      target: (row.target ?? null) as Hex | null,
-      data: row.data as Hex,
-      value: row.value,
+      transactionId: stored.id,
+      organizationId: stored.organizationId,
+      chainId: stored.chainId,
+      signerAddress: stored.signerAddress as Hex,
+      target: (stored.target ?? null) as Hex | null,
+      data: stored.data as Hex,
+      value: stored.value,
       gasLimit: gas.gasLimit ?? null,
       maxFeePerGas: gas.maxFeePerGas ?? null,
       maxPriorityFeePerGas: gas.maxPriorityFeePerGas ?? null,
       executor: executor.data,
-      correlationId: row.correlationId ?? null,
+      correlationId: stored.correlationId ?? null,
     },
     record: {
-      phase: row.phase,
-      txHash: (row.txHash ?? null) as Hex | null,
-      nonce: row.nonce ?? null,
-      blockNumber: row.blockNumber ?? null,
-      errorCode: row.errorCode ?? null,
-      errorMessage: row.errorMessage ?? null,
-      cancelRequested: row.cancelRequestedAt !== null,
-      cancelReason: row.cancelReason ?? null,
-      lastTransitionPhase: transitions.at(-1)?.phase ?? null,
+      phase: stored.phase,
+      txHash: (stored.txHash ?? null) as Hex | null,
+      nonce: stored.nonce ?? null,
+      blockNumber: stored.blockNumber ?? null,
+      errorCode: stored.errorCode ?? null,
+      errorMessage: stored.errorMessage ?? null,
+      cancelRequested: stored.cancelRequestedAt !== null,
+      cancelReason: stored.cancelReason ?? null,
+      lastTransitionPhase: lastTransitionPhase ?? null,
     },
-    signatures: signatures.map((signature) => ({
-      nonce: signature.nonce,
-      hash: signature.hash as Hex,
-      raw: signature.raw as Hex,
-      maxFeePerGas: signature.maxFeePerGas,
-      maxPriorityFeePerGas: signature.maxPriorityFeePerGas,
-      kind: signature.kind,
-    })),
+    signatures: (typeof signatures === "string" ? (JSON.parse(signatures) as StoredSignatureJson[]) : signatures).map((signature) => ({ ...signature, nonce: Number(signature.nonce) })),
   };
 }
 
-export type PreparedCall = { to: Hex | null; data: Hex; value: string; gas: string };
-
-/**
- * Checks the target before any nonce is used and builds the call to sign: a contract call gets the
- * attribution suffix, a target without code is refused, and the gas limit is estimated unless fixed
- * (a call that reverts in estimation is refused with its reason).
- */
-export async function prepareCall(chain: ChainAccess, operation: StoredOperation, attributionSuffix: Hex): Promise<PreparedCall> {
-  const isContractCall = operation.target !== null && operation.data !== "0x";
-  if (isContractCall) {
-    const code = await chain.client.getCode({ address: operation.target! });
-    if (code === undefined || code === "0x") {
-      throw transactionError("TARGET_HAS_NO_CODE", `target ${operation.target} has no contract code on chain ${operation.chainId}`);
-    }
-  }
-  const data = isContractCall && attributionSuffix !== "0x" ? concatHex([operation.data, attributionSuffix]) : operation.data;
-  if (operation.gasLimit) return { to: operation.target, data, value: operation.value, gas: operation.gasLimit };
-  try {
-    const estimate = await chain.client.estimateGas({
-      account: operation.signerAddress,
-      to: operation.target ?? undefined,
-      data,
-      value: BigInt(operation.value),
-    });
-    // Headroom for state that moves between estimation and inclusion.
-    return { to: operation.target, data, value: operation.value, gas: ((estimate * 120n) / 100n).toString() };
-  } catch (error) {
-    const classified = classifyChainError(error);
-    if (classified.code === "EXECUTION_REVERTED") throw transactionError("EXECUTION_REVERTED", classified.revertReason ?? classified.message);
-    if (classified.terminal) throw new DomainTerminalError(classified.code, classified.message, { httpStatus: 422 });
-    throw error;
-  }
-}
 
 

@@ -33,13 +33,14 @@ import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.t
 import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
 import { transactionProcessor } from "../../transaction-processor/api.ts";
 import { processorKey } from "../../transaction-processor/state.ts";
-import type { ReplaceRequest, ReplaceResult, Signature, SubmitRequest, SubmitResult } from "../../transaction-processor/types.ts";
+import type { MinedTransaction, ReplaceRequest, ReplaceResult, Signature, SignedCall, SubmitRequest, SubmitResult } from "../../transaction-processor/types.ts";
+import { startWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import { waitForNextBlock } from "../chain-monitor/object.ts";
-import { afterRebroadcast, hasCancellation, highestSignedFees, nextAction, startOf, type Watch } from "./decide.ts";
+import { afterRebroadcast, hasCancellation, highestSignedFees, nextAction, type Watch } from "./decide.ts";
 import { transactionError, type TransactionErrorCode } from "./errors.ts";
 import { createPhaseRecorder, WORKFLOW_TYPE, type PhaseMetrics } from "./phase-recorder.ts";
 import { TERMINAL_PHASES, type TransactionStatus } from "./status.ts";
-import type { LoadedTransaction, PreparedCall, TransactionSteps } from "./steps.ts";
+import type { LoadedTransaction, RunStart, TransactionSteps } from "./steps.ts";
 import type { CancelTransactionRequest, CancelTransactionResult, TransactionRunInput } from "./types.ts";
 
 export type TransactionWorkflowSettings = {
@@ -67,6 +68,15 @@ type SharedCtx = restate.WorkflowSharedContext<WorkflowState>;
 /** The durable promise a cancel request resolves. */
 const CANCEL_PROMISE = "cancel";
 
+/** The block a transaction was mined in left the chain (found after an indexer wait). */
+class NotCanonical extends Error {
+  readonly blockNumber: number;
+  constructor(blockNumber: number) {
+    super(`block ${blockNumber} is no longer canonical`);
+    this.blockNumber = blockNumber;
+  }
+}
+
 /** Ends a run: the terminal phase is recorded, then the run fails with its code. */
 class RunEnded extends Error {
   readonly code: TransactionErrorCode;
@@ -88,33 +98,45 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
     handlers: {
       run: async (ctx: Ctx, input: TransactionRunInput): Promise<TransactionStatus> => {
         const transactionId = ctx.key;
-        const startedAt = await ctx.date.now();
         const tryRun = <T>(name: string, action: () => Promise<T>) => tryStep(ctx, name, action, stepRetryPolicies.check);
 
-        // 1. load — a database outage longer than the budget is a dead letter, not a lost run.
-        let loaded: LoadedTransaction | null;
+        // 1. begin — a database outage longer than the budget is a dead letter, not a lost run.
+        let begun: RunStart | null;
         try {
-          loaded = await runStep(ctx, "load-operation", () => steps.load(transactionId), preBroadcastRetry);
+          begun = await runStep(ctx, "begin", () => steps.begin(transactionId), preBroadcastRetry);
         } catch (error) {
           if (!(error instanceof restate.TerminalError) || errorCodeOf(error)) throw error;
-          return deadLetterUnloaded(ctx, transactionId, input, startedAt, error.message);
+          return deadLetterUnloaded(ctx, transactionId, input, error.message);
         }
-        if (!loaded) {
+        if (!begun) {
           await countCompletion(ctx, metrics, WORKFLOW_TYPE, "terminal_error");
           throw transactionError("TRANSACTION_NOT_FOUND", `no stored operation for transaction ${transactionId}`);
         }
-        const { operation, record } = loaded;
+        const loaded = begun;
+        const { operation, record, start, startedAt } = begun;
         // A run started without the submission's input (reconciliation, a dead-letter replay) still
         // passes the stored correlation id on to the calls and webhooks it makes.
         const correlationId = input?.correlationId ?? operation.correlationId ?? undefined;
         const headers: Record<string, string> = correlationId ? { [CORRELATION_HEADER]: correlationId } : {};
-        const recorder = createPhaseRecorder(ctx, { db, metrics, transactionId, runId: loaded.runId, correlationId, startedAt, initial: statusOfRecord(transactionId, record) });
-        const start = startOf(record, loaded.signatures);
+        const recorder = createPhaseRecorder(ctx, {
+          db,
+          metrics,
+          transactionId,
+          runId: loaded.runId,
+          correlationId,
+          startedAt,
+          initial: statusOfRecord(transactionId, record),
+          recordedBefore: begun.submitting ? 1 : 0,
+        });
         if (start.kind === "report") {
           // The record ended in an earlier run: report it, touch nothing on chain.
           recorder.publish(recorder.status);
           if (record.phase === "failed") throw transactionError((record.errorCode ?? "CONFIRMATION_FAILED") as TransactionErrorCode, record.errorMessage ?? "failed");
           return recorder.status;
+        }
+        if (begun.submitting) {
+          recorder.publish({ phase: "submitting", transactionId, txHash: null, nonce: null, error: null, blockNumber: null });
+          startWebhookDeliveries(ctx, begun.submitting.deliveryIds, correlationId);
         }
 
         const key = processorKey(operation.organizationId, operation.signerAddress, operation.chainId);
@@ -123,31 +145,85 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         const cancel = ctx.promise<CancelTransactionRequest>(CANCEL_PROMISE);
         let cancelRequested = record.cancelRequested;
         let attempt = 0;
-        let call: PreparedCall | null = null;
         let watch: Watch | null = start.kind === "resume" ? resumedWatch(loaded, start.nonce, cancelRequested, await ctx.date.now()) : null;
+        /** Set once the processor (or its follower) has forgotten the nonce: no settle call needed. */
+        let settledByProcessor = false;
         /** Where the run is; read after a Restate cancellation interrupts it anywhere. */
         const progress: { stage: "before-nonce" | "taking-nonce" | "watching" } = { stage: watch ? "watching" : "before-nonce" };
         /** Whether this run has recorded that it watches a nonce (a later run says so once). */
         let announced = false;
         let round = 0;
 
-        /** Takes a nonce and signs the call through the sender's processor; null when cancelled first. */
-        const takeNonce = async (): Promise<Watch | null> => {
+        /**
+         * Takes a nonce through the sender's processor, which prepares, signs, records and sends
+         * the call, and says whether it is mined at depth already. The processor's follower
+         * resolves `mined` once it is (when it was not at once). Null when cancelled first.
+         */
+        const takeNonce = async (): Promise<{ watch: Watch; minedAtOnce: MinedTransaction | null; mined: restate.RestatePromise<MinedTransaction> } | null> => {
           progress.stage = "taking-nonce";
+          const mined = ctx.awakeable<MinedTransaction>();
           const request: SubmitRequest = {
             transactionId,
             attempt,
             ...sender,
-            ...call!,
-            ...(operation.maxFeePerGas && operation.maxPriorityFeePerGas
-              ? { maxFeePerGas: operation.maxFeePerGas, maxPriorityFeePerGas: operation.maxPriorityFeePerGas }
-              : {}),
+            operation: {
+              target: operation.target,
+              data: operation.data,
+              value: operation.value,
+              gasLimit: operation.gasLimit,
+              maxFeePerGas: operation.maxFeePerGas,
+              maxPriorityFeePerGas: operation.maxPriorityFeePerGas,
+            },
+            minedAwakeableId: mined.id,
           };
           const submitted = await processor.submit(request, restate.rpc.opts<SubmitRequest, SubmitResult>({ headers }));
           if (submitted.kind === "cancelled") return null;
           progress.stage = "watching";
-          const now = await ctx.date.now();
-          return { nonce: submitted.nonce, signatures: submitted.signatures, phase: "confirming", blockedCode: null, cancelRequested, lastSentAt: now, lastReplacementAt: 0 };
+          const signatures = submitted.signatures.length > 0 ? submitted.signatures : await ctx.run(`signatures-${attempt}`, () => steps.liveSignatures(transactionId));
+          return {
+            watch: { nonce: submitted.nonce, signatures, phase: "confirming", blockedCode: null, cancelRequested, lastSentAt: 0, lastReplacementAt: 0, sent: submitted.broadcast === "sent" },
+            minedAtOnce: submitted.mined,
+            mined: mined.promise,
+          };
+        };
+
+        /**
+         * Settles a transaction the processor saw mined, unless its block left the chain while the
+         * indexer caught up: then it is `confirming` again (null) and the full watch takes over.
+         */
+        const settleUnlessReorged = async (current: Watch, mined: MinedTransaction, changes: { confirming: boolean }): Promise<TransactionStatus | null> => {
+          try {
+            return await settleMined(current, mined, changes);
+          } catch (error) {
+            if (!(error instanceof NotCanonical)) throw error;
+            ctx.console.warn("receipt block is no longer canonical; back to confirming", { transactionId, block: error.blockNumber });
+            await recorder.transition("confirming", { blockNumber: null }, "reorg");
+            return null;
+          }
+        };
+
+        /** The end of a transaction whose signature is mined at depth (canonical checked). */
+        const settleMined = async (current: Watch, mined: MinedTransaction, changes: { confirming: boolean }): Promise<TransactionStatus> => {
+          if (mined.reverted) {
+            const reason = (await tryRun("revert-reason", () => steps.revertReason(operation.chainId, mined.hash, mined.blockNumber))) ?? "execution reverted";
+            throw new RunEnded("EXECUTION_REVERTED", reason, { txHash: mined.hash, blockNumber: mined.blockNumber, nonce: current.nonce });
+          }
+          if (!steps.indexerIsChainHead) {
+            // An indexer of its own may take a while: say confirming meanwhile, and look again that
+            // the block is still canonical once it has caught up.
+            if (changes.confirming) await recorder.transition("confirming", { txHash: latestHash(current), nonce: current.nonce });
+            changes = { confirming: false };
+            await waitForIndexer(ctx, steps, operation.chainId, mined.blockNumber, settings.pollIntervalMs);
+            const canonical = await tryRun(`canonical-${mined.blockNumber}`, () => steps.isCanonical(operation.chainId, mined.blockNumber, mined.blockHash));
+            if (canonical !== true) throw new NotCanonical(mined.blockNumber);
+          }
+          if (current.signatures.some((signature) => signature.hash === mined.hash && signature.kind === "cancellation")) {
+            throw new RunEnded("CANCELLED", `cancelled (${record.cancelReason ?? "on request"}): a zero-value self-transfer took the nonce`, { txHash: mined.hash, blockNumber: mined.blockNumber, nonce: current.nonce });
+          }
+          const completed = { phase: "completed" as const, change: { txHash: mined.hash, nonce: current.nonce, blockNumber: mined.blockNumber, blockHash: mined.blockHash, error: null } };
+          // Mined at once: confirming and completed are recorded together, each with its event.
+          await recorder.transitions(changes.confirming ? [{ phase: "confirming", change: { txHash: latestHash(current), nonce: current.nonce } }, completed] : [completed]);
+          return recorder.status;
         };
 
         /** Same nonce, higher fees (or a cancellation); at the fee cap the transaction is `blocked` and keeps waiting. */
@@ -220,7 +296,9 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               attempt += 1;
               const next = await takeNonce();
               if (!next) throw new RunEnded("CANCELLED", "cancelled before a new nonce was taken", { txHash: null, nonce: null });
-              current = next;
+              current = next.watch;
+              watch = current;
+              current.lastSentAt = now;
               await recorder.transition("confirming", { txHash: latestHash(current), nonce: current.nonce });
             } else if (action.kind === "rebroadcast") {
               ctx.console.warn("transaction left the mempool; sending the same bytes again", { transactionId, nonce: current.nonce });
@@ -266,18 +344,43 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         /** Everything from route checks to a settled nonce; re-entered after a Restate cancellation. */
         const execute = async (): Promise<TransactionStatus> => {
           if (!watch) {
-            if (record.lastTransitionPhase !== "submitting") await recorder.transition("submitting", { txHash: null, nonce: null, error: null });
-            if (cancelRequested || (await cancel.peek()) !== undefined) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
+            if (cancelRequested) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
             if (!IMPLEMENTED_ROUTES.includes(operation.executor.route)) {
               throw transactionError("SIGNER_ROUTE_UNSUPPORTED", `signer route "${operation.executor.route}" is not available on this worker`);
             }
-            const signerKnown = await ctx.run("resolve-signer", () => steps.signerKnown(operation.signerAddress));
-            if (!signerKnown) throw transactionError("SIGNER_NOT_FOUND", `no key is registered for signer ${operation.signerAddress}`);
-            call = await runStep(ctx, "prepare-call", () => steps.prepareCall(operation), preBroadcastRetry);
-            watch = await takeNonce();
-            if (!watch) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
-            await recorder.transition("confirming", { txHash: latestHash(watch), nonce: watch.nonce });
-            announced = true;
+            if (!begun.signerKnown) throw transactionError("SIGNER_NOT_FOUND", `no key is registered for signer ${operation.signerAddress}`);
+            const taken = await takeNonce();
+            if (!taken) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
+            watch = taken.watch;
+            if (taken.minedAtOnce) {
+              announced = true;
+              const settled = await settleUnlessReorged(watch, taken.minedAtOnce, { confirming: true });
+              if (settled) {
+                settledByProcessor = true;
+                return settled;
+              }
+            } else {
+              await recorder.transition("confirming", { txHash: latestHash(watch), nonce: watch.nonce });
+              announced = true;
+            }
+            if (watch.sent && !taken.minedAtOnce) {
+              // The fast path: the key's follower says when it is mined at depth; a transaction still
+              // not mined after the stuck interval (or a cancellation) goes to the full watch below.
+              const waited = await restate.RestatePromise.race([
+                taken.mined.map((mined) => ({ kind: "mined" as const, mined: mined! })),
+                ctx.sleep({ milliseconds: settings.stuckAfterMs }).map(() => ({ kind: "timeout" as const })),
+                ...(cancelRequested ? [] : [cancel.get().map(() => ({ kind: "cancel" as const }))]),
+              ]);
+              if (waited.kind === "mined") {
+                const settled = await settleUnlessReorged(watch, waited.mined, { confirming: false });
+                if (settled) {
+                  settledByProcessor = true;
+                  return settled;
+                }
+              }
+              if (waited.kind === "cancel") cancelRequested = true;
+            }
+            watch.lastSentAt = await ctx.date.now();
           } else if (!announced && record.lastTransitionPhase !== "confirming" && record.lastTransitionPhase !== "blocked") {
             // A later run picks up bytes an earlier one signed (or a cancelled submit turned out
             // signed): say so once.
@@ -291,7 +394,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         for (;;) {
           try {
             const completed = await execute();
-            processorSettle(ctx, key, transactionId, headers);
+            if (!settledByProcessor) processorSettle(ctx, key, transactionId, headers);
             return completed;
           } catch (error) {
             if (error instanceof restate.CancelledError && !cancelRequested) {
@@ -314,10 +417,21 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
             }
             if (error instanceof RunEnded) {
               await recorder.transition("failed", { ...error.change, error: { code: error.code, message: error.message } });
-              processorSettle(ctx, key, transactionId, headers);
+              if (!settledByProcessor) processorSettle(ctx, key, transactionId, headers);
               throw transactionError(error.code, error.message);
             }
             if (!(error instanceof restate.TerminalError)) throw error;
+            if (!watch && progress.stage === "taking-nonce" && !errorCodeOf(error)) {
+              // The processor's call failed without a code (it was killed, say): whatever it
+              // signed is stored; watch that instead of ending while it may be mined.
+              const signatures = await ctx.run("signatures-after-failed-submit", () => steps.liveSignatures(transactionId));
+              const latest = signatures.at(-1);
+              if (latest) {
+                watch = watchOf(signatures, latest.nonce, cancelRequested, await ctx.date.now());
+                progress.stage = "watching";
+                continue;
+              }
+            }
             const code = errorCodeOf(error) ?? (watch ? "CONFIRMATION_FAILED" : "RETRY_BUDGET_EXHAUSTED");
             const deadLetter = !watch && code === "RETRY_BUDGET_EXHAUSTED";
             if (deadLetter) {
@@ -368,7 +482,8 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
   });
 
   /** The load step gave up: file the dead letter and record the phase once the database answers again. */
-  async function deadLetterUnloaded(ctx: Ctx, transactionId: string, input: TransactionRunInput, startedAt: number, message: string): Promise<never> {
+  async function deadLetterUnloaded(ctx: Ctx, transactionId: string, input: TransactionRunInput, message: string): Promise<never> {
+    const startedAt = await ctx.date.now();
     await ctx.run("dead-letter", async () => {
       await steps.fileDeadLetter({ transactionId, organizationId: null, chainId: null, causeCode: "RETRY_BUDGET_EXHAUSTED", causeMessage: `loading the operation: ${message}` });
       metrics.deadLettered("transaction");
@@ -395,7 +510,7 @@ function processorSettle(ctx: Ctx, key: string, transactionId: string, headers: 
 }
 
 /** The call the latest signature of the call (not a cancellation) carries: what a bump signs again. */
-function signedCallOf(watch: Watch): PreparedCall {
+function signedCallOf(watch: Watch): SignedCall {
   const signed = [...watch.signatures].reverse().find((signature) => signature.kind !== "cancellation") ?? watch.signatures.at(-1)!;
   const parsed = parseTransaction(signed.raw);
   return { to: parsed.to ?? null, data: parsed.data ?? "0x", value: (parsed.value ?? 0n).toString(), gas: (parsed.gas ?? 21_000n).toString() };

@@ -10,7 +10,7 @@
  */
 import * as restate from "@restatedev/restate-sdk";
 import type { Database } from "../../../shared/db/client.ts";
-import { insertWebhookDelivery, listEnabledSubscriptionsForEvent } from "../../../shared/db/repositories/webhooks.ts";
+import { insertWebhookDeliveries, listEnabledSubscriptionsForEvents } from "../../../shared/db/repositories/webhooks.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
 import type { WebhookDeliveryWorkflowApi, WebhookEvent } from "./api.ts";
@@ -18,20 +18,30 @@ import type { WebhookDeliveryWorkflowApi, WebhookEvent } from "./api.ts";
 export type EventToEmit = Omit<WebhookEvent, "timestamp">;
 
 export async function storeWebhookDeliveries(db: Database, event: EventToEmit): Promise<string[]> {
-  const subscriptions = await listEnabledSubscriptionsForEvent(db, event.type);
-  const body: WebhookEvent = { ...event, timestamp: new Date().toISOString() };
-  const ids: string[] = [];
-  for (const subscription of subscriptions) {
-    const { delivery } = await insertWebhookDelivery(db, {
-      id: `whd_${event.id}_${subscription.id}`,
-      subscriptionId: subscription.id,
-      eventId: event.id,
-      eventType: event.type,
-      payload: body,
-    });
-    ids.push(delivery.id);
-  }
-  return ids;
+  return storeWebhookDeliveriesOfEvents(db, [event]);
+}
+
+/**
+ * The deliveries of several events at once: one query for the subscriptions, one insert for the
+ * deliveries (none of either when nobody listens). Ids are derived, so a retry answers the same.
+ */
+export async function storeWebhookDeliveriesOfEvents(db: Database, events: readonly EventToEmit[]): Promise<string[]> {
+  const subscriptions = await listEnabledSubscriptionsForEvents(db, [...new Set(events.map((event) => event.type))]);
+  if (subscriptions.length === 0) return [];
+  const timestamp = new Date().toISOString();
+  const rows = events.flatMap((event) =>
+    subscriptions
+      .filter((subscription) => subscription.eventTypes.includes(event.type) || subscription.eventTypes.includes("*"))
+      .map((subscription) => ({
+        id: `whd_${event.id}_${subscription.id}`,
+        subscriptionId: subscription.id,
+        eventId: event.id,
+        eventType: event.type,
+        payload: { ...event, timestamp } satisfies WebhookEvent,
+      })),
+  );
+  await insertWebhookDeliveries(db, rows);
+  return rows.map((row) => row.id);
 }
 
 export function startWebhookDeliveries(ctx: Pick<restate.WorkflowContext, "workflowSendClient">, deliveryIds: string[], correlationId?: string): void {

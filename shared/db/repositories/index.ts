@@ -10,3 +10,4 @@ export * from "./exchange-rates.ts";
 export * from "./transaction-signatures.ts";
 export * from "./nonce-fills.ts";
 export * from "./asset-issuances.ts";
+export * from "./transaction-events.ts";

@@ -1,5 +1,5 @@
 /** The signed bytes of each transaction: what any run of its key may send or watch, never re-sign. */
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { transactions, transactionSignatures, type SignatureKind } from "../schema/index.ts";
 
@@ -41,21 +41,26 @@ export async function markTransactionSignatureRefused(db: Database, hash: string
 
 /**
  * Records the first signature of a nonce unless a cancellation of the transaction was asked for
- * first; answers whether it recorded. The record's row is locked meanwhile, so a cancellation either
- * comes before (and nothing is signed) or after (and the signed bytes are known to whoever cancels).
+ * first; answers whether it recorded. One statement: a cancellation committed before it is seen
+ * (nothing is recorded, nothing signed is ever sent); one committed after it finds the signature
+ * stored, and whoever cancels knows the bytes.
  */
 export async function recordSignatureUnlessCancelled(db: Database, signature: NewTransactionSignature): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const [record] = await tx
-      .select({ cancelRequestedAt: transactions.cancelRequestedAt })
-      .from(transactions)
-      .where(eq(transactions.id, signature.transactionId))
-      .for("update");
-    if (!record) throw new Error(`transaction ${signature.transactionId} is not stored`);
-    if (record.cancelRequestedAt) return false;
-    await tx.insert(transactionSignatures).values(signature).onConflictDoNothing({ target: transactionSignatures.hash });
-    return true;
-  });
+  const result = await db.execute<{ recorded: boolean }>(sql`
+    with record as (
+      select ${transactions.cancelRequestedAt} as cancel_requested_at from ${transactions} where ${transactions.id} = ${signature.transactionId}
+    ), inserted as (
+      insert into ${transactionSignatures} (transaction_id, nonce, hash, raw, max_fee_per_gas, max_priority_fee_per_gas, kind)
+      select ${signature.transactionId}, ${signature.nonce}, ${signature.hash}, ${signature.raw}, ${signature.maxFeePerGas}, ${signature.maxPriorityFeePerGas}, ${signature.kind}
+      from record where record.cancel_requested_at is null
+      on conflict (hash) do nothing
+      returning 1
+    )
+    select (select count(*) from record) as found, (select cancel_requested_at is null from record) as open
+  `);
+  const [row] = [...result] as unknown as { found: number | string; open: boolean | null }[];
+  if (!row || Number(row.found) === 0) throw new Error(`transaction ${signature.transactionId} is not stored`);
+  return row.open === true;
 }
 
 /** Voids every signature of one nonce of a transaction (the nonce was handed back unsent). */

@@ -50,48 +50,62 @@ export type RecordTransactionPhaseReturnType = {
 
 /**
  * Records one phase change: the transition row (numbered after every earlier one of the
- * transaction) and the status row, in one SQL transaction. The change carries the whole status: a
- * field left out is stored as null (a reorg clears the block number, for instance).
+ * transaction) and the status row. The change carries the whole status: a field left out is stored
+ * as null (a reorg clears the block number, for instance).
  */
 export async function recordTransactionPhase(db: Database, change: RecordTransactionPhaseParameters): Promise<RecordTransactionPhaseReturnType> {
-  const at = change.at ?? new Date();
-  return db.transaction(async (tx) => {
-    const [earlier] = await tx
-      .select({ sequence: transactionTransitions.sequence })
-      .from(transactionTransitions)
-      .where(and(eq(transactionTransitions.transactionId, change.transactionId), eq(transactionTransitions.key, change.key)))
-      .limit(1);
-    if (earlier) return { sequence: earlier.sequence, recorded: false };
-    const [inserted] = await tx
-      .insert(transactionTransitions)
-      .values({
-        transactionId: change.transactionId,
-        key: change.key,
-        sequence: sql`(select coalesce(max(${transactionTransitions.sequence}), 0) + 1 from ${transactionTransitions} where ${transactionTransitions.transactionId} = ${change.transactionId})`,
-        phase: change.phase,
-        txHash: change.txHash ?? null,
-        nonce: change.nonce ?? null,
-        errorCode: change.errorCode ?? null,
-        errorMessage: change.errorMessage ?? null,
-        reason: change.reason ?? null,
-        at,
-      })
-      .returning({ sequence: transactionTransitions.sequence });
-    await tx
-      .update(transactions)
-      .set({
-        phase: change.phase,
-        txHash: change.txHash ?? null,
-        nonce: change.nonce ?? null,
-        errorCode: change.errorCode ?? null,
-        errorMessage: change.errorMessage ?? null,
-        blockNumber: change.blockNumber ?? null,
-        blockHash: change.blockHash ?? null,
-        updatedAt: at,
-        phaseChangedAt: at,
-      })
-      .where(eq(transactions.id, change.transactionId));
-    return { sequence: inserted!.sequence, recorded: true };
+  const [recorded] = await recordTransactionPhases(db, { transactionId: change.transactionId, changes: [change] });
+  return recorded!;
+}
+
+/**
+ * Records changes made in a row (confirming, then completed) in one statement: their transitions
+ * numbered after every earlier one, and the status row as the last change leaves it. Keys already
+ * recorded (a retried step) change nothing and answer their sequences.
+ */
+export async function recordTransactionPhases(
+  db: Database,
+  parameters: { transactionId: string; changes: Omit<RecordTransactionPhaseParameters, "transactionId">[] },
+): Promise<RecordTransactionPhaseReturnType[]> {
+  const { transactionId, changes } = parameters;
+  const last = changes.at(-1);
+  if (!last) return [];
+  const at = (last.at ?? new Date()).toISOString();
+  const rows = changes.map(
+    (change, index) =>
+      sql`(${index + 1}::int, ${change.key}::text, ${change.phase}::text, ${change.txHash ?? null}::text, ${change.nonce ?? null}::int, ${change.errorCode ?? null}::text, ${change.errorMessage ?? null}::text, ${change.reason ?? null}::text)`,
+  );
+  const keys = sql.join(changes.map((change) => sql`${change.key}::text`), sql`, `);
+  const result = await db.execute<{ key: string; sequence: number; recorded: boolean }>(sql`
+    with existing as (
+      select ${transactionTransitions.key} as key, ${transactionTransitions.sequence} as sequence
+      from ${transactionTransitions}
+      where ${transactionTransitions.transactionId} = ${transactionId} and ${transactionTransitions.key} in (${keys})
+    ), base as (
+      select coalesce(max(${transactionTransitions.sequence}), 0) as sequence from ${transactionTransitions} where ${transactionTransitions.transactionId} = ${transactionId}
+    ), inserted as (
+      insert into ${transactionTransitions} (transaction_id, key, sequence, phase, tx_hash, nonce, error_code, error_message, reason, at)
+      select ${transactionId}, v.key, (select sequence from base) + v.ord, v.phase, v.tx_hash, v.nonce, v.error_code, v.error_message, v.reason, ${at}::timestamptz
+      from (values ${sql.join(rows, sql`, `)}) as v(ord, key, phase, tx_hash, nonce, error_code, error_message, reason)
+      where not exists (select 1 from existing)
+      returning key, sequence
+    ), updated as (
+      update ${transactions} set
+        phase = ${last.phase}, tx_hash = ${last.txHash ?? null}, nonce = ${last.nonce ?? null}, error_code = ${last.errorCode ?? null},
+        error_message = ${last.errorMessage ?? null}, block_number = ${last.blockNumber ?? null}, block_hash = ${last.blockHash ?? null},
+        updated_at = ${at}::timestamptz, phase_changed_at = ${at}::timestamptz
+      where ${transactions.id} = ${transactionId} and exists (select 1 from inserted)
+      returning 1
+    )
+    select key, sequence, true as recorded from inserted
+    union all
+    select key, sequence, false as recorded from existing
+  `);
+  const byKey = new Map([...result].map((row) => [row.key, { sequence: Number(row.sequence), recorded: Boolean(row.recorded) }]));
+  return changes.map((change) => {
+    const found = byKey.get(change.key);
+    if (!found) throw new Error(`transition ${change.key} of transaction ${transactionId} was neither recorded nor found`);
+    return found;
   });
 }
 

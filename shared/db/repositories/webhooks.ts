@@ -51,6 +51,29 @@ export async function listEnabledSubscriptionsForEvent(db: Database, eventType: 
     );
 }
 
+/** Enabled subscriptions (id and event types) listening to any of `eventTypes`, in one query. */
+export async function listEnabledSubscriptionsForEvents(db: Database, eventTypes: readonly string[]): Promise<{ id: string; eventTypes: string[] }[]> {
+  if (eventTypes.length === 0) return [];
+  return db
+    .select({ id: webhookSubscriptions.id, eventTypes: webhookSubscriptions.eventTypes })
+    .from(webhookSubscriptions)
+    .where(
+      and(
+        eq(webhookSubscriptions.enabled, true),
+        sql`${webhookSubscriptions.eventTypes} ?| ${sql.raw(`array[${[...eventTypes, "*"].map((type) => `'${type.replaceAll("'", "''")}'`).join(",")}]`)}`,
+      ),
+    );
+}
+
+/** Deliveries stored at once; an existing (subscription, event) pair is left as it is. */
+export async function insertWebhookDeliveries(
+  db: Database,
+  rows: { id: string; subscriptionId: string; eventId: string; eventType: string; payload: Record<string, unknown> }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insert(webhookDeliveries).values(rows).onConflictDoNothing();
+}
+
 /** One delivery per (subscription, event); inserting it again returns the existing one. */
 export async function insertWebhookDelivery(
   db: Database,
