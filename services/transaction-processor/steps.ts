@@ -15,7 +15,7 @@ import {
 import type { NonceFillReason } from "../../shared/db/schema/transactions.ts";
 import type { ChainAccess, ChainRegistry } from "../../shared/evm/chain-access.ts";
 import { classifyChainError, type ChainErrorCode } from "../../shared/evm/classify-error.ts";
-import { DomainTerminalError, errorCodeOf } from "../../shared/errors.ts";
+import { DomainTerminalError } from "../../shared/errors.ts";
 import type { SignerRegistry } from "../../shared/signers/signer-registry.ts";
 import { storeWebhookDeliveries } from "../workflows/webhook-delivery/emit-event.ts";
 import { bumpFees, capFees, feesForNextBlock } from "./fees.ts";
@@ -83,12 +83,39 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
   };
 
   const minedAtDepth = (chain: ChainAccess, hash: Hex) => minedAtDepthWith(chain, hash, settings.confirmations);
-  /** The latest live signature a transaction has on a nonce, as stored. */
-  const storedSignatureAt = async (transactionId: string, nonce: number): Promise<Signature | null> => {
-    const stored = (await listLiveTransactionSignatures(db, transactionId)).filter((signature) => signature.nonce === nonce).at(-1);
-    return stored
-      ? { hash: stored.hash as Hex, raw: stored.raw as Hex, maxFeePerGas: stored.maxFeePerGas, maxPriorityFeePerGas: stored.maxPriorityFeePerGas, kind: stored.kind }
-      : null;
+  /** The live signatures a transaction has on a nonce, as stored, oldest first. */
+  const storedSignaturesAt = async (transactionId: string, nonce: number): Promise<Signature[]> =>
+    (await listLiveTransactionSignatures(db, transactionId))
+      .filter((signature) => signature.nonce === nonce)
+      .map((stored) => ({ hash: stored.hash as Hex, raw: stored.raw as Hex, maxFeePerGas: stored.maxFeePerGas, maxPriorityFeePerGas: stored.maxPriorityFeePerGas, kind: stored.kind }));
+
+  /** A retry's send: the latest stored bytes again; the nonce counts as ours if any of them is known. */
+  const sendStored = async (chain: ChainAccess, stored: Signature[]): Promise<SubmitStepResult> => {
+    let outcome = await sendOnce(chain, stored.at(-1)!);
+    if (outcome.kind !== "sent" && outcome.kind !== "unknown" && (await anyKnown(chain, stored))) outcome = { kind: "sent" };
+    const mined = outcome.kind === "sent" ? await minedAmong(chain, stored).catch(() => null) : null;
+    return {
+      kind: "signed",
+      signatures: stored,
+      // Refused bytes stay for the workflow's watch to sort out; nothing stored is ever dropped here.
+      outcome: outcome.kind === "sent" ? "sent" : "unknown",
+      rejection: null,
+      mined,
+    };
+  };
+
+  /** Whether the node knows (pending or mined) any of the signatures. */
+  const anyKnown = async (chain: ChainAccess, signatures: readonly Signature[]): Promise<boolean> => {
+    for (const signature of signatures) if (await isKnownTransaction(chain, signature.hash).catch(() => false)) return true;
+    return false;
+  };
+
+  const minedAmong = async (chain: ChainAccess, signatures: readonly Signature[]): Promise<MinedTransaction | null> => {
+    for (const signature of [...signatures].reverse()) {
+      const mined = await minedAtDepth(chain, signature.hash);
+      if (mined) return mined;
+    }
+    return null;
   };
   const feeEstimates = createFeeEstimateCache(FEE_ESTIMATE_MAX_AGE_MS);
 
@@ -116,18 +143,15 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
     submitAtNonce: async (request: SubmitRequest, nonce: number): Promise<SubmitStepResult> => {
       const chain = chainFor(request.chainId);
       const sender = { organizationId: request.organizationId, signerAddress: request.signerAddress, chainId: request.chainId };
+      // A retried step (the worker died after signing, perhaps after sending): what the first
+      // attempt stored is what goes out. Signing the call again could give other bytes on the
+      // same nonce, and a mined first one would then read as "nonce taken by someone else".
+      const stored = await storedSignaturesAt(request.transactionId, nonce);
+      if (stored.length > 0) return sendStored(chain, stored);
       const call = await prepareCall(chain, request.signerAddress as Hex, request.operation, settings.attributionSuffix);
       const { maxFeePerGas, maxPriorityFeePerGas } = request.operation;
       const fees = maxFeePerGas && maxPriorityFeePerGas ? { maxFeePerGas, maxPriorityFeePerGas } : capFees(await feeEstimates.get(chain), capWei);
-      let first: Signature;
-      try {
-        first = { ...(await sign(sender, call, nonce, fees)), ...fees, kind: "original" };
-      } catch (error) {
-        // A retried step on a worker that lost the key: what the first attempt stored is sent again.
-        const stored = errorCodeOf(error) === "SIGNER_NOT_FOUND" ? await storedSignatureAt(request.transactionId, nonce) : null;
-        if (!stored) throw error;
-        first = stored;
-      }
+      const first: Signature = { ...(await sign(sender, call, nonce, fees)), ...fees, kind: "original" };
       if (!(await recordSignatureUnlessCancelled(db, { transactionId: request.transactionId, nonce, ...first }))) return { kind: "cancelled" };
 
       const signatures = [first];
@@ -144,12 +168,13 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
         signatures.push(again);
         outcome = await sendOnce(chain, again);
       }
+      if (outcome.kind === "nonce-too-low" && (await anyKnown(chain, signatures))) outcome = { kind: "sent" };
       if (outcome.kind === "nonce-too-low" || outcome.kind === "rejected") {
         // These bytes will never be mined (their nonce is used, or the node refuses them for
         // good); no later run may wait for them.
         for (const signature of signatures) await markTransactionSignatureRefused(db, signature.hash).catch(() => undefined);
       }
-      const mined = outcome.kind === "sent" ? await minedAtDepth(chain, signatures.at(-1)!.hash).catch(() => null) : null;
+      const mined = outcome.kind === "sent" ? await minedAmong(chain, signatures).catch(() => null) : null;
       return {
         kind: "signed",
         signatures,

@@ -20,6 +20,11 @@ export type RpcProxy = {
   /** Holds every raw send, or only those signed by `from`. */
   holdSends(options?: { from?: string }): void;
   releaseSends(): void;
+  /**
+   * Forwards raw sends but holds back the node's answer (the bytes reach the chain, the caller
+   * hears nothing), until `releaseSends`; a held answer whose caller went away is dropped.
+   */
+  holdSendAnswers(): void;
   /** Cuts every held send off without forwarding it, and stops holding. */
   dropHeldSends(): void;
   /** How many raw sends have been held so far. */
@@ -36,6 +41,7 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
   const counters = { forwarded: 0, refused: 0, seen: 0 };
   const random = seededRandom(0x5eed);
   let holding = false;
+  let holdingAnswers = false;
   let holdingFrom: string | null = null;
   let heldTotal = 0;
   const waiting = new Set<(forward: boolean) => void>();
@@ -82,6 +88,17 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
     try {
       const upstream = await fetch(targetUrl, { method: "POST", headers: { "content-type": "application/json" }, body });
       counters.forwarded += 1;
+      if (holdingAnswers && text.includes('"eth_sendRawTransaction"')) {
+        heldTotal += 1;
+        const forward = await new Promise<boolean>((resolve) => {
+          waiting.add(resolve);
+          response.once("close", () => resolve(false));
+        });
+        if (!forward || request.socket.destroyed) {
+          request.socket.destroy();
+          return;
+        }
+      }
       response.writeHead(upstream.status, { "content-type": "application/json" });
       response.end(Buffer.from(await upstream.arrayBuffer()));
     } catch {
@@ -100,13 +117,18 @@ export async function startRpcProxy(targetUrl: string): Promise<RpcProxy> {
       holding = true;
       holdingFrom = options?.from?.toLowerCase() ?? null;
     },
+    holdSendAnswers: () => {
+      holdingAnswers = true;
+    },
     releaseSends: () => {
       holding = false;
+      holdingAnswers = false;
       for (const resolve of waiting) resolve(true);
       waiting.clear();
     },
     dropHeldSends: () => {
       holding = false;
+      holdingAnswers = false;
       for (const resolve of waiting) resolve(false);
       waiting.clear();
     },

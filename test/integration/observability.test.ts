@@ -59,7 +59,7 @@ describe("observability", () => {
     expect(sumSamples(text, "dalp_ddwf_exchange_rate_schedulers_active")).toBe(0);
     expect(parseSamples(text).some((s) => s.name === "dalp_ddwf_transactions" && s.labels.phase === "completed")).toBe(true);
     // A stalled sample for each of the 8 bound services, 0 where nothing is stalled.
-    expect(new Set(parseSamples(text).filter((s) => s.name === "dalp_ddwf_workflow_stalled").map((s) => s.labels.service)).size).toBe(8);
+    expect(new Set(parseSamples(text).filter((s) => s.name === "dalp_ddwf_workflow_stalled").map((s) => s.labels.service)).size).toBe(9);
 
     // Every series the alert rules and the dashboard query exists.
     const referenced = new Set(

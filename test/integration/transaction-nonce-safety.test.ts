@@ -135,6 +135,28 @@ describe("nonce safety of one sender", () => {
     expect(await processor.resync()).toEqual({ nextNonce: sent.nonce! + 1 });
   });
 
+  it("executes a call once when the worker dies after the node took its bytes, before the processor heard back", async () => {
+    const signer = h.senders[0]!.address;
+    const fromBlock = await h.tools.client.getBlockNumber();
+    const heldBefore = rpc.held();
+    rpc.holdSendAnswers();
+    const transactionId = await h.submit(signer, signer, { value: "3" });
+    await waitFor("the bytes to reach the node", async () => rpc.held() > heldBefore);
+    // Mined at once (automine): the nonce is used, and the processor never heard the answer.
+    await waitFor("the transaction to be mined", async () => (await h.tools.minedTransactionsOf(signer, fromBlock + 1n)).length === 1);
+    // Fees move on, so signing the call again would give other bytes.
+    await h.tools.client.setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("3") });
+    await h.tools.client.mine({ blocks: 1 });
+    await h.worker.crash();
+    rpc.releaseSends();
+    await h.worker.start();
+
+    const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
+    const mined = await h.tools.minedTransactionsOf(signer, fromBlock + 1n);
+    expect(mined).toHaveLength(1);
+    expect(final).toMatchObject({ phase: "completed", txHash: mined[0]!.hash });
+  });
+
   it("finishes a transaction whose signature was journaled before a crash, on a worker that no longer holds the key", async () => {
     const signer = h.senders[4]!;
     const heldBefore = rpc.held();
