@@ -27,15 +27,27 @@ export class DomainTerminalError<Code extends string = string> extends TerminalE
 }
 
 /**
- * The stable code of any error: `metadata.code` of a (rebuilt) TerminalError, or `code` of a
- * DomainError. Across Restate calls only the metadata survives, so branch on this, never on classes.
+ * The stable code of any error: `metadata.code` of a (rebuilt) TerminalError, `code` of a
+ * DomainError, or the metadata code in the body of a call that failed through the ingress client.
+ * Across Restate calls only the metadata survives, so branch on this, never on classes.
  */
 export function errorCodeOf(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const metadata = (error as { metadata?: Record<string, string> }).metadata;
   if (metadata?.code) return metadata.code;
   const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? code : undefined;
+  if (typeof code === "string") return code;
+  // A failed call through the ingress client: Restate's error body holds the terminal error's metadata.
+  const responseText = (error as { responseText?: unknown }).responseText;
+  if (typeof responseText === "string") {
+    try {
+      const body = JSON.parse(responseText) as { metadata?: { code?: unknown } } | null;
+      if (typeof body?.metadata?.code === "string") return body.metadata.code;
+    } catch {
+      // Not a Restate error body (a proxy's page, say): no code.
+    }
+  }
+  return undefined;
 }
 
 export function errorMessageOf(error: unknown): string {
