@@ -2,6 +2,7 @@
  * The benchmark's own stack: restate-server and anvil from node_modules on free ports, an embedded
  * database, and the worker as a separate process (as in production), stopped by PID at the end.
  */
+import { resolve } from "node:path";
 import { binariesStackProvider } from "../test/helpers/stack.ts";
 import { createChainTools, type Sender } from "../test/helpers/chain.ts";
 import { createWorkerProcess, workerEnvironment } from "../test/helpers/worker-process.ts";
@@ -12,7 +13,8 @@ import { createTransactionClient } from "../services/workflows/transaction-execu
 import { postgresTarget } from "../test/storage/database-targets.ts";
 
 export async function startBenchStack(parameters: { senders: number }) {
-  const started = await binariesStackProvider.start();
+  // The project's restate.toml (partitions, RocksDB memory, retry policy), as `npm start` runs it.
+  const started = await binariesStackProvider.start({ restateConfigFile: resolve("restate.toml") });
   const database = await startEmbeddedPostgres({ dataDir: "memory://" });
   const databaseUrl = `${database.url}?${EMBEDDED_URL_MARKER}`;
   const handle = connectDatabase({ url: databaseUrl, embedded: true, poolSize: 8 });

@@ -34,6 +34,10 @@ export type StackOptions = {
    * hiding until a production crash.
    */
   alwaysReplay?: boolean;
+  /** A restate-server configuration file (the benchmark runs with the project's `restate.toml`). */
+  restateConfigFile?: string;
+  /** Extra RESTATE_* settings on top of it. */
+  restateEnv?: Record<string, string>;
 };
 
 export type StackProvider = { name: string; start(options?: StackOptions): Promise<StartedStack> };
@@ -59,11 +63,13 @@ export const binariesStackProvider: StackProvider = {
         ports: { ingress, admin, node },
         logFile: join(LOG_DIR, options?.alwaysReplay ? "restate-server-replay.log" : "restate-server.log"),
         requestIdentityKeyFile: identity.privateKeyFile,
+        ...(options?.restateConfigFile ? { configFile: options.restateConfigFile } : {}),
         env: {
-          RESTATE_DEFAULT_NUM_PARTITIONS: "2",
-          RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE: "256 MiB",
+          // A configuration file brings its own partitions and memory; the tests' defaults fill in otherwise.
+          ...(options?.restateConfigFile ? {} : { RESTATE_DEFAULT_NUM_PARTITIONS: "2", RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE: "256 MiB" }),
           RESTATE_CLUSTER_NAME: "ddwf-test",
           ...(options?.alwaysReplay ? ALWAYS_REPLAY_ENV : {}),
+          ...options?.restateEnv,
         },
       }),
       startAnvil({ port: anvilPort, logFile: join(LOG_DIR, options?.alwaysReplay ? "anvil-replay.log" : "anvil.log") }),
