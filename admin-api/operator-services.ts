@@ -9,8 +9,8 @@ import { setWebhookDeliveryStatus } from "../shared/db/repositories/webhooks.ts"
 import type { WebhookDeliveryWorkflowApi } from "../services/workflows/webhook-delivery/api.ts";
 import { TRANSACTION_EXECUTION_WORKFLOW } from "../services/workflows/transaction-execution/api.ts";
 import { createRestateAdminClient } from "../shared/restate/admin-client.ts";
-import type { ExecutorSelection } from "../shared/signers/executor-selection.ts";
 import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
+import { storedOperationOfRecord, submissionOf } from "../services/workflows/transaction-execution/operation.ts";
 import type { OperatorServices, RestateEndpoints } from "./context.ts";
 import { errorCodeOf } from "../shared/errors.ts";
 import { DapiError } from "./errors.ts";
@@ -85,19 +85,7 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
     // The record leaves `dead-letter` before the new run starts, so nobody reads the old outcome as
     // the replay's; the run takes it from there (resuming any bytes signed before).
     await reopenDeadLetteredTransaction(db, { transactionId, key: `replay/${crypto.randomUUID()}` });
-    const submitted = await transactions.submitTransaction({
-      transactionId: stored.id,
-      organizationId: stored.organizationId,
-      chainId: stored.chainId,
-      signerAddress: stored.signerAddress,
-      target: stored.target,
-      data: stored.data,
-      value: stored.value,
-      ...(stored.gas ? { gas: stored.gas } : {}),
-      executor: stored.executor as ExecutorSelection,
-      idempotencyKey: stored.idempotencyKey,
-      ...(stored.correlationId ? { correlationId: stored.correlationId } : {}),
-    });
+    const submitted = await transactions.submitTransaction(submissionOf(storedOperationOfRecord(stored)));
     return { invocationId: submitted.invocationId };
   }
 }

@@ -74,7 +74,7 @@ export function createServices(dependencies: EndpointDependencies) {
     createEngineCanary({ recordStep: (runKey, step) => recordCanaryStep(db, runKey, step), metrics }),
     createTransactionExecutionWorkflow({ db, steps: transactionSteps, metrics, settings: transactions }),
     createIdentityRecoveryWorkflow({ db, chains, metrics }),
-    createAssetIssuanceWorkflow(createAssetIssuanceSteps({ db, chains, metrics })),
+    createAssetIssuanceWorkflow(createAssetIssuanceSteps({ db, chains, metrics }), metrics),
     createWebhookDeliveryWorkflow({
       db,
       metrics,

@@ -44,6 +44,9 @@ import type {
   SubmitResult,
 } from "./types.ts";
 
+
+/** Handlers Restate ingress refuses: a stray call could hand out or free a nonce. */
+const INTERNAL = { ingressPrivate: true } as const;
 export type TransactionProcessorDependencies = {
   steps: ProcessorSteps;
   settings: {
@@ -143,10 +146,11 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
   };
 
   const object = restate.object({
+    // Only the engine's own workflows and reconciler call it; ingress may read `snapshot` alone.
     name: "TransactionProcessor",
     options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY },
     handlers: {
-      submit: async (ctx: Ctx, request: SubmitRequest): Promise<SubmitResult> => {
+      submit: restate.handlers.object.exclusive(INTERNAL, async (ctx: Ctx, request: SubmitRequest): Promise<SubmitResult> => {
         const sender = senderOf(request);
         const meta = await metaOf(ctx);
         meta.sender = sender;
@@ -221,9 +225,9 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
           return { kind: "signed", nonce, signatures: step.signatures, broadcast: step.outcome === "sent" ? "sent" : "unknown", mined: step.mined };
         }
         throw new DomainTerminalError("NONCE_RESYNC_EXHAUSTED", `nonce kept being taken by another sender after ${MAX_NONCE_RESYNCS} resyncs`, { httpStatus: 503 });
-      },
+      }),
 
-      follow: async (ctx: Ctx): Promise<void> => {
+      follow: restate.handlers.object.exclusive(INTERNAL, async (ctx: Ctx): Promise<void> => {
         const meta = await metaOf(ctx);
         const inFlight = await inFlightOf(ctx);
         const watched = Object.values(inFlight).filter((entry) => entry.minedAwakeableId && entry.hashes.length > 0);
@@ -249,9 +253,9 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
         meta.following = false;
         if (watched.length > (found ?? []).length) follow(ctx, meta);
         ctx.set(STATE.meta, meta);
-      },
+      }),
 
-      replace: async (ctx: Ctx, request: ReplaceRequest): Promise<ReplaceResult> => {
+      replace: restate.handlers.object.exclusive(INTERNAL, async (ctx: Ctx, request: ReplaceRequest): Promise<ReplaceResult> => {
         const sender = senderOf(request);
         const meta = await metaOf(ctx);
         const round = meta.counters.replacements;
@@ -292,14 +296,14 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
         });
         // Sent, or refused for now (the workflow re-sends the latest bytes while it watches).
         return { kind: "replaced", signature: signed.signature };
-      },
+      }),
 
-      fill: async (ctx: Ctx, request: FillRequest): Promise<FillResult> => {
+      fill: restate.handlers.object.exclusive(INTERNAL, async (ctx: Ctx, request: FillRequest): Promise<FillResult> => {
         const sender = senderOf(request);
         return fillNonce(ctx, sender, request.nonce, request.reason, { transactionId: request.transactionId, previous: request.previous });
-      },
+      }),
 
-      release: async (ctx: Ctx, request: ReleaseRequest): Promise<ReleaseResult> => {
+      release: restate.handlers.object.exclusive(INTERNAL, async (ctx: Ctx, request: ReleaseRequest): Promise<ReleaseResult> => {
         const inFlight = await inFlightOf(ctx);
         const entry = inFlight[request.transactionId];
         if (!entry) return { kind: "released" };
@@ -318,22 +322,22 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
         // A later nonce was handed out meanwhile: fill this one so the sender's queue has no hole.
         if (meta.sender) await fillNonce(ctx, meta.sender, entry.nonce, "cancelled");
         return { kind: "filled", nonce: entry.nonce };
-      },
+      }),
 
-      settle: async (ctx: Ctx, request: SettleRequest): Promise<void> => {
+      settle: restate.handlers.object.exclusive(INTERNAL, async (ctx: Ctx, request: SettleRequest): Promise<void> => {
         const inFlight = await inFlightOf(ctx);
         if (!(request.transactionId in inFlight)) return;
         delete inFlight[request.transactionId];
         ctx.set(STATE.inFlight, inFlight);
-      },
+      }),
 
-      resync: async (ctx: Ctx, request?: ResyncRequest): Promise<{ nextNonce: number }> => {
+      resync: restate.handlers.object.exclusive(INTERNAL, async (ctx: Ctx, request?: ResyncRequest): Promise<{ nextNonce: number }> => {
         const meta = await metaOf(ctx);
         const sender = request ? senderOf(request) : meta.sender;
         if (!sender) throw new DomainTerminalError("PROCESSOR_SENDER_UNKNOWN", `processor ${ctx.key} has served no transaction yet; name its sender`, { httpStatus: 400 });
         meta.sender = sender;
         return { nextNonce: await resyncNonce(ctx, meta, sender, "resync") };
-      },
+      }),
 
       snapshot: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext<TransactionProcessorState>): Promise<ProcessorSnapshot> => {
         const meta: ProcessorMeta = { ...EMPTY_META, ...(await ctx.get(STATE.meta)) };

@@ -196,10 +196,13 @@ describe("a second run of a transaction key", () => {
     expect(service.workflow_completion_retention).toMatch(/^(7d|7days|168h|604800s)$/);
   });
 
-  /** Whether the key's active run gave up loading and now tries to file its dead letter (the database still away). */
+  /**
+   * Whether the key's active run gave up its first step (the budget ran out: the step's failure is
+   * journaled) and now waits for the database to store the operation and file its dead letter.
+   */
   async function fillingDeadLetter(transactionId: string): Promise<true | undefined> {
     const run = await restate.activeRun(WORKFLOW, transactionId);
-    const [row] = await restate.admin.query<{ last_failure?: string }>(`SELECT last_failure FROM sys_invocation WHERE id = '${run.id}'`);
-    return row?.last_failure?.includes("dead_letters") ? true : undefined;
+    const entries = await restate.admin.query<{ name?: string }>(`SELECT name FROM sys_journal WHERE id = '${run.id}'`);
+    return entries.some((entry) => entry.name === "begin") ? true : undefined;
   }
 });

@@ -5,13 +5,15 @@
  *   (`asset-issuance.<stage>`, plus any notices), then the sends that start those deliveries. Event
  *   ids (`evt_<issuanceId>_<n>`) follow the order of events in the run, so a replay emits nothing twice.
  * - `write(chainWrite)`: one child TransactionExecutionWorkflow with the id `<issuanceId>-<step>`,
- *   its operation stored first; its progress is one entry of the status's `steps`.
+ *   its operation the run's input (the child stores it); its progress is one entry of the status's `steps`.
  */
 import * as restate from "@restatedev/restate-sdk";
 import { errorCodeOf } from "../../../shared/errors.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { runStep, type StepRetryPolicy } from "../../../shared/restate/step-retry.ts";
-import type { TransactionExecutionWorkflowApi } from "../transaction-execution/api.ts";
+import type { Hex } from "viem";
+import { transactionExecutionWorkflow } from "../transaction-execution/api.ts";
+import type { TransactionOperation } from "../transaction-execution/operation.ts";
 import { startWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import type { ChainWrite } from "./calls.ts";
 import type { IssuanceNotice } from "./decisions.ts";
@@ -60,12 +62,23 @@ export function createIssuanceProgress(ctx: IssuanceContext, request: IssuanceRe
 
     write: async (write: ChainWrite): Promise<IssuanceStep> => {
       const transactionId = `${issuanceId}-${write.step}`;
-      await runStep(ctx, `store-${write.step}`, () => steps.storeTransaction(transactionId, request, write, issuanceId), UNTIL_DONE);
       recordStep({ step: write.step, transactionId, outcome: "running", txHash: null, error: null });
+      // The child run stores the operation in its first step; its key makes the write idempotent.
+      const operation: TransactionOperation = {
+        transactionId,
+        organizationId: request.organizationId,
+        chainId: request.chainId,
+        signerAddress: request.issuer.signerAddress.toLowerCase() as Hex,
+        target: write.target ? (write.target.toLowerCase() as Hex) : null,
+        data: write.data.toLowerCase() as Hex,
+        value: "0",
+        executor: request.issuer.executor,
+        correlationId: issuanceId,
+      };
       try {
         const done = await ctx
-          .workflowClient<TransactionExecutionWorkflowApi>({ name: "TransactionExecutionWorkflow" }, transactionId)
-          .run({ correlationId: issuanceId }, restate.rpc.opts({ headers: { [CORRELATION_HEADER]: issuanceId } }));
+          .workflowClient(transactionExecutionWorkflow, transactionId)
+          .run(operation, restate.rpc.opts({ headers: { [CORRELATION_HEADER]: issuanceId } }));
         return recordStep({ step: write.step, transactionId, outcome: "completed", txHash: done.txHash, error: null });
       } catch (error) {
         if (!(error instanceof restate.TerminalError)) throw error;

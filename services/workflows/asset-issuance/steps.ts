@@ -6,11 +6,9 @@ import { getAddress, type Hex } from "viem";
 import type { Database } from "../../../shared/db/client.ts";
 import { insertAssetIssuance, recordAssetIssuanceStage } from "../../../shared/db/repositories/asset-issuances.ts";
 import { insertDeadLetter } from "../../../shared/db/repositories/dead-letters.ts";
-import { insertTransaction } from "../../../shared/db/repositories/transactions.ts";
 import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import { assetTokenAbi, identityRegistryAbi } from "../../../shared/evm/contracts/asset-issuance-artifacts.ts";
 import { storeWebhookDeliveries, type EventToEmit } from "../webhook-delivery/emit-event.ts";
-import type { ChainWrite } from "./calls.ts";
 import { sameRequest, type OperatorReport } from "./decisions.ts";
 import { issuanceTerminalError } from "./errors.ts";
 import type { IssuanceRequest } from "./request.ts";
@@ -65,23 +63,6 @@ export function createAssetIssuanceSteps(dependencies: AssetIssuanceStepsDepende
           return { investor, verified: verified as boolean, country: Number(country) };
         }),
       );
-    },
-
-    /** Stores one chain write as a transaction operation (the child workflow's input). */
-    storeTransaction: async (transactionId: string, request: IssuanceRequest, write: ChainWrite, correlationId: string): Promise<void> => {
-      await insertTransaction(db, {
-        id: transactionId,
-        organizationId: request.organizationId,
-        chainId: request.chainId,
-        signerAddress: request.issuer.signerAddress,
-        target: write.target,
-        data: write.data,
-        value: "0",
-        gas: null,
-        executor: request.issuer.executor,
-        idempotencyKey: transactionId,
-        correlationId,
-      });
     },
 
     /** The token the deployment created (from its receipt) and the compliance contract the token created. */

@@ -19,6 +19,9 @@
  * the issuance ends `failed-needs-operator` with a dead letter listing what is on chain, what never
  * ran and what is left to do. A failure before deployment ends `failed`: nothing to undo.
  */
+import { schemaSerde } from "../../../shared/restate/schema-serde.ts";
+import { countRefusedInput } from "../../../shared/telemetry/count-refused-input.ts";
+import { issuanceStatusSchema } from "./schemas.ts";
 import * as restate from "@restatedev/restate-sdk";
 import { errorCodeOf } from "../../../shared/errors.ts";
 import { createSaga, type Saga } from "../../../shared/restate/saga.ts";
@@ -34,13 +37,13 @@ import type { IssuanceStatus } from "./types.ts";
 /** Registry reads before anything is deployed: a long outage ends the issuance with nothing on chain. */
 const BEFORE_DEPLOYMENT = stepRetryPolicies.bounded(300_000);
 
-export function createAssetIssuanceWorkflow(steps: AssetIssuanceSteps) {
+export function createAssetIssuanceWorkflow(steps: AssetIssuanceSteps, metrics: { workflowCompleted(workflowType: string, outcome: "terminal_error"): void }) {
   return restate.workflow({
     name: "AssetIssuanceWorkflow",
     options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY },
     handlers: {
       run: restate.handlers.workflow.workflow(
-        { input: restate.serde.schema(issuanceRequestSchema) },
+        { input: schemaSerde(issuanceRequestSchema, "input"), output: schemaSerde(issuanceStatusSchema, "output"), hooks: [countRefusedInput(metrics, "AssetIssuanceWorkflow")] },
         async (ctx: IssuanceContext, request: IssuanceRequest): Promise<IssuanceStatus> => {
           const issuance = createIssuanceProgress(ctx, request, steps);
           await recordRequest(ctx, request, steps, issuance);
@@ -67,6 +70,7 @@ export function createAssetIssuanceWorkflow(steps: AssetIssuanceSteps) {
       ),
 
       status: restate.handlers.workflow.shared(
+        { output: schemaSerde(issuanceStatusSchema, "output") },
         async (ctx: restate.WorkflowSharedContext<IssuanceState>): Promise<IssuanceStatus> => (await ctx.get("status")) ?? initialStatus(ctx.key),
       ),
     },

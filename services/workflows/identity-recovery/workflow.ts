@@ -23,7 +23,6 @@ import * as restate from "@restatedev/restate-sdk";
 import { encodeFunctionData, getAddress, type Hex } from "viem";
 import type { Database } from "../../../shared/db/client.ts";
 import { insertDeadLetter } from "../../../shared/db/repositories/dead-letters.ts";
-import { insertTransaction } from "../../../shared/db/repositories/transactions.ts";
 import type { ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import { identityRegistryAbi, permissionedTokenAbi } from "../../../shared/evm/contracts/identity-recovery-abi.ts";
 import { DomainTerminalError, errorCodeOf } from "../../../shared/errors.ts";
@@ -33,6 +32,9 @@ import { createSaga, type SagaOutcome } from "../../../shared/restate/saga.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
 import type { TransactionWorkflowMetrics } from "../transaction-execution/workflow.ts";
 import { transactionExecutionWorkflow } from "../transaction-execution/api.ts";
+import { schemaSerde } from "../../../shared/restate/schema-serde.ts";
+import { acceptRequestSchema, acceptResultSchema, cancelRequestSchema, cancelResultSchema, recoveryStatusSchema } from "./schemas.ts";
+import type { TransactionOperation } from "../transaction-execution/operation.ts";
 import { type AcceptRequest, type CancelRequest, type RecoveryDecision, type RecoveryStatus, type RecoveryStep } from "./api.ts";
 import { emitWebhookEvent } from "../webhook-delivery/emit-event.ts";
 import { finishInvitation, loadInvitation, readTokenBalance, verifyAcceptance } from "./steps.ts";
@@ -58,7 +60,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
     name: "IdentityRecoveryWorkflow",
     options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY },
     handlers: {
-      run: async (ctx: Ctx): Promise<RecoveryStatus> => {
+      run: restate.handlers.workflow.workflow({ output: schemaSerde(recoveryStatusSchema, "output") }, async (ctx: Ctx): Promise<RecoveryStatus> => {
         const invitationId = ctx.key;
         const invitation = await runStep(ctx, "load-invitation", () => loadInvitation(db, invitationId), loadRetry);
         if (!invitation) {
@@ -120,21 +122,18 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
         const saga = createSaga();
         const chainStep = async (step: string, target: Hex, data: Hex): Promise<RecoveryStep> => {
           const transactionId = `${invitationId}-${step}`;
-          await runStep(ctx, `store-${step}`, async () => {
-            await insertTransaction(db, {
-              id: transactionId,
-              organizationId: invitation.organizationId,
-              chainId: invitation.chainId,
-              signerAddress: invitation.agentAddress.toLowerCase(),
-              target: target.toLowerCase(),
-              data,
-              value: "0",
-              gas: null,
-              executor: { route: "eoa" },
-              idempotencyKey: transactionId,
-              correlationId: invitationId,
-            });
-          }, loadRetry);
+          // The child run stores the operation in its first step; its key makes the step idempotent.
+          const operation: TransactionOperation = {
+            transactionId,
+            organizationId: invitation.organizationId,
+            chainId: invitation.chainId,
+            signerAddress: invitation.agentAddress.toLowerCase() as Hex,
+            target: target.toLowerCase() as Hex,
+            data,
+            value: "0",
+            executor: { route: "eoa" },
+            correlationId: invitationId,
+          };
           const record = (result: RecoveryStep) => {
             update({ steps: [...status.steps.filter((s) => s.step !== step), result] });
             return result;
@@ -143,7 +142,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
           try {
             const done = await ctx
               .workflowClient(transactionExecutionWorkflow, transactionId)
-              .run({ correlationId: invitationId }, restate.rpc.opts({ headers: { [CORRELATION_HEADER]: invitationId } }));
+              .run(operation, restate.rpc.opts({ headers: { [CORRELATION_HEADER]: invitationId } }));
             return record({ step, transactionId, outcome: "completed", txHash: done.txHash, error: null });
           } catch (error) {
             if (!(error instanceof restate.TerminalError)) throw error;
@@ -199,9 +198,11 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
 
         await finish("completed");
         return status;
-      },
+      }),
 
-      accept: restate.handlers.workflow.shared(async (ctx: SharedCtx, request: AcceptRequest): Promise<{ accepted: true }> => {
+      accept: restate.handlers.workflow.shared(
+        { input: schemaSerde(acceptRequestSchema, "input"), output: schemaSerde(acceptResultSchema, "output") },
+        async (ctx: SharedCtx, request: AcceptRequest): Promise<{ accepted: true }> => {
         const invitation = await runStep(ctx, "load-invitation", () => loadInvitation(db, ctx.key), loadRetry);
         if (!invitation) throw new DomainTerminalError("INVITATION_NOT_FOUND", `no recovery invitation ${ctx.key}`, { httpStatus: 404 });
         const stage = (await ctx.get("status"))?.stage;
@@ -224,7 +225,9 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
         return { accepted: true };
       }),
 
-      cancel: restate.handlers.workflow.shared(async (ctx: SharedCtx, request: CancelRequest): Promise<{ cancelled: true }> => {
+      cancel: restate.handlers.workflow.shared(
+        { input: schemaSerde(cancelRequestSchema, "input"), output: schemaSerde(cancelResultSchema, "output") },
+        async (ctx: SharedCtx, request: CancelRequest): Promise<{ cancelled: true }> => {
         try {
           await ctx.promise<RecoveryDecision>(DECISION).resolve({ kind: "cancelled", reason: request.reason });
         } catch (error) {
@@ -236,7 +239,7 @@ export function createIdentityRecoveryWorkflow(dependencies: IdentityRecoveryDep
         return { cancelled: true };
       }),
 
-      status: restate.handlers.workflow.shared(async (ctx: SharedCtx): Promise<RecoveryStatus> => {
+      status: restate.handlers.workflow.shared({ output: schemaSerde(recoveryStatusSchema, "output") }, async (ctx: SharedCtx): Promise<RecoveryStatus> => {
         return (
           (await ctx.get("status")) ?? { invitationId: ctx.key, stage: "waiting-for-acceptance", newWallet: null, steps: [], compensation: null, error: null }
         );

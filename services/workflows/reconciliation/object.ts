@@ -32,7 +32,7 @@ import {
   type ReconciliationFinding,
 } from "../../../shared/db/repositories/reconciliation.ts";
 import { listLiveTransactionSignatures } from "../../../shared/db/repositories/transaction-signatures.ts";
-import { requestTransactionCancellation } from "../../../shared/db/repositories/transactions.ts";
+import { getTransaction, requestTransactionCancellation } from "../../../shared/db/repositories/transactions.ts";
 import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import type { RestateAdminClient } from "../../../shared/restate/admin-client.ts";
 import { createRecurringObject } from "../../../shared/restate/recurring-object.ts";
@@ -43,6 +43,7 @@ import { highestFees } from "../../transaction-processor/fees.ts";
 import { processorKey } from "../../transaction-processor/state.ts";
 import { isKnownTransaction } from "../transaction-execution/chain-observation.ts";
 import { transactionExecutionWorkflow } from "../transaction-execution/api.ts";
+import { storedOperationOfRecord, submissionOf } from "../transaction-execution/operation.ts";
 import { TERMINAL_PHASES } from "../transaction-execution/status.ts";
 import { startWebhookDeliveries, storeWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 
@@ -67,9 +68,19 @@ export function createTransactionReconciler(dependencies: ReconcilerDependencies
 
   /** Clears the key's finished runs and starts it again; a live run is never raced. */
   const redrive = async (ctx: Ctx, transactionId: string): Promise<boolean> => {
-    const cleared = await runStep(ctx, `clear-runs-${transactionId}`, () => clearFinishedRuns(admin, WORKFLOW, transactionId), retry);
-    if (cleared === "active") return false;
-    ctx.workflowSendClient(transactionExecutionWorkflow, transactionId).run({});
+    // The run's input is the stored operation: the same one, so its first step takes it as stored.
+    const cleared = await runStep(
+      ctx,
+      `clear-runs-${transactionId}`,
+      async () => {
+        if ((await clearFinishedRuns(admin, WORKFLOW, transactionId)) === "active") return null;
+        const row = await getTransaction(db, transactionId);
+        return row ? submissionOf(storedOperationOfRecord(row)) : null;
+      },
+      retry,
+    );
+    if (!cleared) return false;
+    ctx.workflowSendClient(transactionExecutionWorkflow, transactionId).run(cleared);
     return true;
   };
 

@@ -1,48 +1,35 @@
 /**
- * The typed client the platform uses: store the operation, then start its workflow through Restate
- * ingress, keyed (and so made idempotent) by the transaction id. Submitting the same transaction id again attaches to the same
- * execution; the same id with a different operation or executor selection is refused and nothing changes.
+ * The typed client the platform uses: a thin wrapper over Restate ingress. A submission is one
+ * `run/send` of TransactionExecutionWorkflow keyed by the transaction id, its body the operation;
+ * the run stores it in its first step. The key makes it idempotent: submitting the same id again
+ * attaches to the same execution, and the same id with a different operation or executor
+ * selection is refused (the stored operation is compared) and nothing changes.
  *
  * submitTransaction · getTransactionStatus · waitForTransaction · cancelTransaction
  */
 import * as clients from "@restatedev/restate-sdk-clients";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Database } from "../../../shared/db/client.ts";
-import { getTransaction, insertTransaction } from "../../../shared/db/repositories/transactions.ts";
+import { getTransaction } from "../../../shared/db/repositories/transactions.ts";
 import { DomainError, errorCodeOf } from "../../../shared/errors.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
-import { executorSelectionSchema, sameExecutorSelection } from "../../../shared/signers/executor-selection.ts";
 import { transactionExecutionWorkflow } from "./api.ts";
+import { describeIssues, operationConflict, storedOperationOf, transactionIdSchema, transactionOperationSchema } from "./operation.ts";
 import { TERMINAL_PHASES, type TransactionStatus } from "./status.ts";
 import type { CancelTransactionResult } from "./types.ts";
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 20-byte hex address");
-const decimal = z.string().regex(/^\d+$/, "must be a non-negative integer in decimal");
-
-export const submitTransactionParameters = z
-  .object({
-    // The same alphabet the DAPI's recover-stuck-workflow accepts for a workflow key, so every
-    // transaction can be recovered by an operator.
-    transactionId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1-128 characters of letters, digits, _ and -"),
-    organizationId: z.string().min(1).max(128),
-    chainId: z.number().int().positive(),
-    signerAddress: address.transform((value) => value.toLowerCase()),
-    /** null deploys a contract. */
-    target: address.nullable(),
-    data: z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "must be 0x-prefixed hex bytes").default("0x"),
-    value: decimal.default("0"),
-    gas: z
-      .object({ gasLimit: decimal.optional(), maxFeePerGas: decimal.optional(), maxPriorityFeePerGas: decimal.optional() })
-      .strict()
-      .optional(),
-    executor: executorSelectionSchema,
-    idempotencyKey: z.string().min(1).max(256).optional(),
-    correlationId: z.string().min(1).max(256).optional(),
-  })
-  .strict();
+/** What `submitTransaction` takes: the operation and its transaction id (required here). */
+export const submitTransactionParameters = transactionOperationSchema.extend({ transactionId: transactionIdSchema });
 
 export type SubmitTransactionParameters = z.input<typeof submitTransactionParameters>;
-export type SubmitTransactionReturnType = { transactionId: string; invocationId: string; attached: boolean };
+export type SubmitTransactionReturnType = {
+  transactionId: string;
+  invocationId: string;
+  /** The id was submitted before: this call attached to its execution. */
+  attached: boolean;
+  /** The operation is stored and its status readable (false only when the database stayed away). */
+  stored: boolean;
+};
 
 export type TransactionClientErrorCode =
   | "INVALID_TRANSACTION_REQUEST"
@@ -70,12 +57,20 @@ export type TransactionClient = {
   cancelTransaction(transactionId: string, options?: { reason?: string }): Promise<CancelTransactionResult>;
 };
 
-export function createTransactionClient(parameters: { db: Database; ingressUrl: string; headers?: Record<string, string> }): TransactionClient {
+export type CreateTransactionClientParameters = {
+  ingressUrl: string;
+  headers?: Record<string, string>;
+  /** Only for `getTransactionStatus(id, { source: "database" })`: reading the record without Restate. */
+  db?: Database;
+};
+
+export function createTransactionClient(parameters: CreateTransactionClientParameters): TransactionClient {
   const ingress = clients.connect({ url: parameters.ingressUrl, headers: parameters.headers });
   const workflow = (id: string) => ingress.workflowClient(transactionExecutionWorkflow, id);
 
   const getTransactionStatus: TransactionClient["getTransactionStatus"] = async (transactionId, options) => {
     if (options?.source === "database") {
+      if (!parameters.db) throw new Error("getTransactionStatus with source database needs the client's db");
       const row = await getTransaction(parameters.db, transactionId);
       if (!row) return null;
       return {
@@ -100,67 +95,21 @@ export function createTransactionClient(parameters: { db: Database; ingressUrl: 
     submitTransaction: async (input) => {
       const parsed = submitTransactionParameters.safeParse(input);
       if (!parsed.success) {
-        const fields = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(request)"}: ${issue.message}`);
-        throw new TransactionClientError("INVALID_TRANSACTION_REQUEST", `invalid transaction request: ${fields.join("; ")}`, {
-          details: { fields: parsed.error.issues.map((issue) => issue.path.join(".")) },
-        });
+        const { message, fields } = describeIssues(parsed.error);
+        throw new TransactionClientError("INVALID_TRANSACTION_REQUEST", `invalid transaction request: ${message}`, { details: { fields } });
       }
-      const request = parsed.data;
-      const idempotencyKey = request.idempotencyKey ?? request.transactionId;
-      let stored;
-      try {
-        stored = await insertTransaction(parameters.db, {
-          id: request.transactionId,
-          organizationId: request.organizationId,
-          chainId: request.chainId,
-          signerAddress: request.signerAddress,
-          target: request.target?.toLowerCase() ?? null,
-          data: request.data.toLowerCase(),
-          value: request.value,
-          gas: request.gas ?? null,
-          executor: request.executor,
-          idempotencyKey,
-          correlationId: request.correlationId ?? null,
-        });
-      } catch (error) {
-        if (isUniqueViolation(error)) {
-          throw new TransactionClientError("IDEMPOTENCY_KEY_REUSED", `idempotency key "${idempotencyKey}" belongs to another transaction of organization ${request.organizationId}`);
-        }
-        throw error;
+      const { transactionId, ...operation } = parsed.data;
+      const correlationHeaders: Record<string, string> = operation.correlationId ? { [CORRELATION_HEADER]: operation.correlationId } : {};
+      const submission = await workflow(transactionId).workflowSubmit({ transactionId, ...operation }, clients.rpc.sendOpts({ headers: correlationHeaders }));
+      // Returns once the run stored the operation (its status is readable) or refused it. A key
+      // that ran before keeps what its first submission stored: a different operation is refused.
+      const outcome = await workflow(transactionId).submission();
+      if (outcome && "refused" in outcome) {
+        throw new TransactionClientError(outcome.refused.code as TransactionClientErrorCode, outcome.refused.message, { details: { fields: outcome.refused.fields } });
       }
-      if (!stored.created) {
-        const existing = stored.transaction;
-        const existingExecutor = executorSelectionSchema.parse(existing.executor);
-        if (!sameExecutorSelection(existingExecutor, request.executor)) {
-          throw new TransactionClientError(
-            "EXECUTOR_SELECTION_MISMATCH",
-            `transaction ${request.transactionId} was submitted with executor ${JSON.stringify(existingExecutor)}; a retry must use the same selection`,
-          );
-        }
-        const differing = (
-          [
-            ["organizationId", existing.organizationId, request.organizationId],
-            ["chainId", existing.chainId, request.chainId],
-            ["signerAddress", existing.signerAddress, request.signerAddress],
-            ["target", existing.target ?? null, request.target?.toLowerCase() ?? null],
-            ["data", existing.data, request.data.toLowerCase()],
-            ["value", existing.value, request.value],
-            ["gas", canonicalGas(existing.gas), canonicalGas(request.gas ?? null)],
-          ] as const
-        )
-          .filter(([, a, b]) => a !== b)
-          .map(([field]) => field);
-        if (differing.length > 0) {
-          throw new TransactionClientError("TRANSACTION_ID_REUSED", `transaction ${request.transactionId} exists with a different ${differing.join(", ")}`);
-        }
-      }
-      // The transaction id is the workflow key, and Restate runs a workflow's `run` once per key:
-      // that key is the submission's idempotency key (Restate refuses a second one on workflows).
-      const submission = await workflow(request.transactionId).workflowSubmit(
-        { correlationId: request.correlationId },
-        clients.rpc.sendOpts({ headers: request.correlationId ? { [CORRELATION_HEADER]: request.correlationId } : {} }),
-      );
-      return { transactionId: request.transactionId, invocationId: submission.invocationId, attached: !stored.created };
+      const conflict = outcome ? operationConflict(outcome.stored, storedOperationOf(transactionId, operation)) : null;
+      if (conflict) throw new TransactionClientError(conflict.code, conflict.message, { details: { fields: conflict.fields } });
+      return { transactionId, invocationId: submission.invocationId, attached: submission.status === "PreviouslyAccepted", stored: outcome !== null };
     },
 
     getTransactionStatus,
@@ -186,16 +135,4 @@ export function createTransactionClient(parameters: { db: Database; ingressUrl: 
       }
     },
   };
-}
-
-/** Gas policy in one spelling, so `{}` and a missing policy compare equal and key order does not matter. */
-function canonicalGas(gas: { gasLimit?: string; maxFeePerGas?: string; maxPriorityFeePerGas?: string } | null | undefined): string {
-  return JSON.stringify({ gasLimit: gas?.gasLimit ?? null, maxFeePerGas: gas?.maxFeePerGas ?? null, maxPriorityFeePerGas: gas?.maxPriorityFeePerGas ?? null });
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  for (let current: unknown = error; current; current = (current as { cause?: unknown }).cause) {
-    if ((current as { code?: unknown }).code === "23505") return true;
-  }
-  return false;
 }

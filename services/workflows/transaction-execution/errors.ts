@@ -5,8 +5,16 @@
 import { DomainTerminalError } from "../../../shared/errors.ts";
 
 export const TRANSACTION_ERROR_STATUS = {
+  /** A field of the submitted operation is invalid; the message names it. */
+  INVALID_TRANSACTION_REQUEST: 400,
   /** No operation is stored under the transaction id. */
   TRANSACTION_NOT_FOUND: 404,
+  /** The transaction id is stored with another operation; nothing changed. */
+  TRANSACTION_ID_REUSED: 409,
+  /** The transaction id is stored with another executor selection; nothing changed. */
+  EXECUTOR_SELECTION_MISMATCH: 409,
+  /** The organization's idempotency key belongs to another transaction; nothing changed. */
+  IDEMPOTENCY_KEY_REUSED: 409,
   /** The stored executor selection no longer parses. */
   EXECUTOR_SELECTION_INVALID: 422,
   /** The executor selection names a route this worker does not run. */

@@ -1,18 +1,23 @@
 /** The phases of a transaction and the status the workflow's shared `status` handler returns. */
-import type { Hex } from "viem";
-import type { TransactionPhase } from "../../../shared/db/schema/transactions.ts";
+import { z } from "zod";
+import { TRANSACTION_PHASES, type TransactionPhase } from "../../../shared/db/schema/transactions.ts";
 
 // One list of phases: the status record's column type is the workflow's phase type.
 export { TRANSACTION_PHASES, type TransactionPhase } from "../../../shared/db/schema/transactions.ts";
 export const TERMINAL_PHASES: readonly TransactionPhase[] = ["completed", "failed", "dead-letter"];
 
-export type TransactionError = { code: string; message: string };
+export const transactionErrorSchema = z.object({ code: z.string(), message: z.string() });
+export type TransactionError = z.infer<typeof transactionErrorSchema>;
 
-export type TransactionStatus = {
-  phase: TransactionPhase;
-  transactionId: string;
-  txHash: Hex | null;
-  nonce: number | null;
-  error: TransactionError | null;
-  blockNumber?: number | null;
-};
+const hex = z.templateLiteral(["0x", z.string()]);
+
+/** What the workflow's `run` answers and its `status` handler reads. */
+export const transactionStatusSchema = z.object({
+  phase: z.enum(TRANSACTION_PHASES),
+  transactionId: z.string(),
+  txHash: hex.nullable(),
+  nonce: z.number().int().nonnegative().nullable(),
+  error: transactionErrorSchema.nullable(),
+  blockNumber: z.number().int().nonnegative().nullable().optional(),
+});
+export type TransactionStatus = z.infer<typeof transactionStatusSchema>;

@@ -11,29 +11,15 @@ import { requestTransactionCancellation } from "../../../shared/db/repositories/
 import { transactions, transactionSignatures, transactionTransitions } from "../../../shared/db/schema/index.ts";
 import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
-import { executorSelectionSchema, type ExecutorSelection } from "../../../shared/signers/executor-selection.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
 import type { Signature } from "../../transaction-processor/types.ts";
 import { isCanonical, observeNonce, rebroadcast, revertReasonOf, type ObserveNonceParameters } from "./chain-observation.ts";
 import { startOf, type StartDecision, type StoredPhase } from "./decide.ts";
 import { recordPhaseChanges, type PhaseMetrics } from "./phase-recorder.ts";
-import { transactionError } from "./errors.ts";
+import { transactionError, type TransactionErrorCode } from "./errors.ts";
+import { operationConflict, storedOperationOfRecord, type StoredOperation } from "./operation.ts";
 
-/** The stored operation, as plain JSON for the journal. */
-export type StoredOperation = {
-  transactionId: string;
-  organizationId: string;
-  chainId: number;
-  signerAddress: Hex;
-  target: Hex | null;
-  data: Hex;
-  value: string;
-  gasLimit: string | null;
-  maxFeePerGas: string | null;
-  maxPriorityFeePerGas: string | null;
-  executor: ExecutorSelection;
-  correlationId: string | null;
-};
+export type { StoredOperation } from "./operation.ts";
 
 /** What a run starts from: the operation, where its record stands, and what was signed for it. */
 export type LoadedTransaction = {
@@ -77,6 +63,11 @@ export type RunStart = LoadedTransaction & {
   submitting: { deliveryIds: string[] } | null;
 };
 
+/** A submission the first step refused: nothing was stored or changed. */
+export type RunRefused = { refused: { code: TransactionErrorCode; message: string; fields: string[] } };
+
+const refused = (code: TransactionErrorCode, message: string, fields: string[]): RunRefused => ({ refused: { code, message, fields } });
+
 export function createTransactionSteps(dependencies: TransactionStepDependencies) {
   const { db } = dependencies;
   const chainFor = (chainId: number): ChainAccess => {
@@ -84,15 +75,32 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
     if (!chain) throw transactionError("CHAIN_NOT_CONFIGURED", `chain ${chainId} is not configured on this worker`);
     return chain;
   };
+  /** The operation stored (inserted when absent), or why the stored one refuses it. */
+  const storeOrLoad = async (submitted: StoredOperation): Promise<{ loaded: LoadedTransaction; refused?: undefined } | RunRefused> => {
+    try {
+      const fresh = await storeOperation(db, submitted);
+      if (fresh) return { loaded: fresh };
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      return refused("IDEMPOTENCY_KEY_REUSED", `idempotency key "${submitted.idempotencyKey}" belongs to another transaction of organization ${submitted.organizationId}`, ["idempotencyKey"]);
+    }
+    const loaded = await loadTransaction(db, submitted.transactionId);
+    if (!loaded) throw new Error(`transaction ${submitted.transactionId} was neither stored nor found`);
+    const conflict = operationConflict(loaded.operation, submitted);
+    return conflict ? refused(conflict.code, conflict.message, conflict.fields) : { loaded };
+  };
   return {
     load: (transactionId: string) => loadTransaction(db, transactionId),
     /**
-     * The first step of every run: load the operation, its record and its signatures, decide where
-     * the run starts, and when it starts from the beginning record `submitting` in the same step.
+     * The first step of every run: store the submitted operation (or find it stored: a second
+     * run, a re-drive), decide where the run starts, and when it starts from the beginning record
+     * `submitting` in the same step. A submission that differs from what is stored under its id,
+     * or reuses another transaction's idempotency key, is refused and changes nothing.
      */
-    begin: async (transactionId: string): Promise<RunStart | null> => {
-      const loaded = await loadTransaction(db, transactionId);
-      if (!loaded) return null;
+    begin: async (transactionId: string, submitted: StoredOperation): Promise<RunStart | RunRefused> => {
+      const stored = await storeOrLoad(submitted);
+      if (stored.refused) return stored;
+      const { loaded } = stored;
       const startedAt = Date.now();
       const start = startOf(loaded.record, loaded.signatures);
       const signerKnown = dependencies.signers.has(loaded.operation.signerAddress);
@@ -104,6 +112,7 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
       }
       return { ...loaded, start, startedAt, signerKnown, submitting };
     },
+    storeOrLoad,
     indexerIsChainHead: dependencies.indexer.name === "chain-head",
     observe: (chainId: number, parameters: ObserveNonceParameters) => observeNonce(chainFor(chainId), parameters),
     rebroadcast: (chainId: number, raw: Hex) => rebroadcast(chainFor(chainId), raw),
@@ -129,6 +138,51 @@ export type TransactionSteps = ReturnType<typeof createTransactionSteps>;
 /** A live signature as the load query returns it. */
 type StoredSignatureJson = { nonce: number; hash: Hex; raw: Hex; maxFeePerGas: string; maxPriorityFeePerGas: string; kind: Signature["kind"] };
 
+/**
+ * Inserts a submitted operation under its id: the loaded transaction of a first submission (no
+ * record phase change yet, nothing signed), or null when the id is stored already.
+ */
+async function storeOperation(db: Database, operation: StoredOperation): Promise<LoadedTransaction | null> {
+  const gas = operation.gasLimit || operation.maxFeePerGas || operation.maxPriorityFeePerGas
+    ? {
+        ...(operation.gasLimit ? { gasLimit: operation.gasLimit } : {}),
+        ...(operation.maxFeePerGas ? { maxFeePerGas: operation.maxFeePerGas } : {}),
+        ...(operation.maxPriorityFeePerGas ? { maxPriorityFeePerGas: operation.maxPriorityFeePerGas } : {}),
+      }
+    : null;
+  const [inserted] = await db
+    .insert(transactions)
+    .values({
+      id: operation.transactionId,
+      organizationId: operation.organizationId,
+      chainId: operation.chainId,
+      signerAddress: operation.signerAddress,
+      target: operation.target,
+      data: operation.data,
+      value: operation.value,
+      gas,
+      executor: operation.executor,
+      idempotencyKey: operation.idempotencyKey,
+      correlationId: operation.correlationId,
+    })
+    .onConflictDoNothing({ target: transactions.id })
+    .returning({ id: transactions.id });
+  if (!inserted) return null;
+  return {
+    runId: crypto.randomUUID(),
+    operation,
+    record: { phase: "submitting", txHash: null, nonce: null, blockNumber: null, errorCode: null, errorMessage: null, cancelRequested: false, cancelReason: null, lastTransitionPhase: null },
+    signatures: [],
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  for (let current: unknown = error; current; current = (current as { cause?: unknown }).cause) {
+    if ((current as { code?: unknown }).code === "23505") return true;
+  }
+  return false;
+}
+
 export async function loadTransaction(db: Database, transactionId: string): Promise<LoadedTransaction | null> {
   // One round trip: the record, its live signatures and the phase of its latest transition.
   const [row] = await db
@@ -145,25 +199,9 @@ export async function loadTransaction(db: Database, transactionId: string): Prom
     .limit(1);
   if (!row) return null;
   const { stored, signatures, lastTransitionPhase } = row;
-  const gas = (stored.gas ?? {}) as { gasLimit?: string; maxFeePerGas?: string; maxPriorityFeePerGas?: string };
-  const executor = executorSelectionSchema.safeParse(stored.executor);
-  if (!executor.success) throw transactionError("EXECUTOR_SELECTION_INVALID", `stored executor selection is invalid: ${executor.error.message}`);
   return {
     runId: crypto.randomUUID(),
-    operation: {
-      transactionId: stored.id,
-      organizationId: stored.organizationId,
-      chainId: stored.chainId,
-      signerAddress: stored.signerAddress as Hex,
-      target: (stored.target ?? null) as Hex | null,
-      data: stored.data as Hex,
-      value: stored.value,
-      gasLimit: gas.gasLimit ?? null,
-      maxFeePerGas: gas.maxFeePerGas ?? null,
-      maxPriorityFeePerGas: gas.maxPriorityFeePerGas ?? null,
-      executor: executor.data,
-      correlationId: stored.correlationId ?? null,
-    },
+    operation: storedOperationOfRecord(stored),
     record: {
       phase: stored.phase,
       txHash: (stored.txHash ?? null) as Hex | null,

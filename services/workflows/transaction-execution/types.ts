@@ -1,13 +1,16 @@
 /** Inputs and answers of TransactionExecutionWorkflow's handlers, apart from its implementation. */
-import type { TransactionPhase } from "./status.ts";
+import { z } from "zod";
+import { TRANSACTION_PHASES } from "./status.ts";
 
-export type TransactionRunInput = { correlationId?: string } | undefined;
+export const cancelTransactionRequestSchema = z.object({ reason: z.string().optional() }).strict();
+export type CancelTransactionRequest = z.infer<typeof cancelTransactionRequestSchema>;
 
-export type CancelTransactionRequest = { reason?: string };
-export type CancelTransactionResult = {
+export const cancelTransactionResultSchema = z.object({
   /** False when the transaction had already ended: nothing changes then. */
-  accepted: boolean;
-  phase: TransactionPhase;
-};
+  accepted: z.boolean(),
+  phase: z.enum(TRANSACTION_PHASES),
+});
+export type CancelTransactionResult = z.infer<typeof cancelTransactionResultSchema>;
 
+export type { TransactionOperation, TransactionOperationInput } from "./operation.ts";
 export type { TransactionError, TransactionPhase, TransactionStatus } from "./status.ts";

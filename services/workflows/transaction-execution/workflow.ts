@@ -31,6 +31,7 @@ import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
 import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
+import { countRefusedInput } from "../../../shared/telemetry/count-refused-input.ts";
 import { transactionProcessor } from "../../transaction-processor/api.ts";
 import { processorKey } from "../../transaction-processor/state.ts";
 import type { MinedTransaction, ReplaceRequest, ReplaceResult, Signature, SignedCall, SubmitRequest, SubmitResult } from "../../transaction-processor/types.ts";
@@ -39,9 +40,11 @@ import { waitForNextBlock } from "../chain-monitor/object.ts";
 import { afterRebroadcast, hasCancellation, highestSignedFees, nextAction, type Watch } from "./decide.ts";
 import { transactionError, type TransactionErrorCode } from "./errors.ts";
 import { createPhaseRecorder, WORKFLOW_TYPE, type PhaseMetrics } from "./phase-recorder.ts";
-import { TERMINAL_PHASES, type TransactionStatus } from "./status.ts";
-import type { LoadedTransaction, RunStart, TransactionSteps } from "./steps.ts";
-import type { CancelTransactionRequest, CancelTransactionResult, TransactionRunInput } from "./types.ts";
+import { TERMINAL_PHASES, transactionStatusSchema, type TransactionStatus } from "./status.ts";
+import { storedOperationOf, submissionOutcomeSchema, transactionOperationSchema, type StoredOperation, type SubmissionOutcome, type TransactionOperation } from "./operation.ts";
+import type { LoadedTransaction, RunRefused, RunStart, TransactionSteps } from "./steps.ts";
+import { cancelTransactionRequestSchema, cancelTransactionResultSchema, type CancelTransactionRequest, type CancelTransactionResult } from "./types.ts";
+import { schemaSerde } from "../../../shared/restate/schema-serde.ts";
 
 export type TransactionWorkflowSettings = {
   confirmations: number;
@@ -67,6 +70,10 @@ type SharedCtx = restate.WorkflowSharedContext<WorkflowState>;
 
 /** The durable promise a cancel request resolves. */
 const CANCEL_PROMISE = "cancel";
+/** The durable promise the first step resolves with what became of the submission. */
+const SUBMISSION_PROMISE = "submission";
+/** How long the `submission` handler waits for a run that has not stored its operation yet. */
+const SUBMISSION_WAIT_MS = 10_000;
 
 /** The block a transaction was mined in left the chain (found after an indexer wait). */
 class NotCanonical extends Error {
@@ -96,27 +103,36 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
     name: "TransactionExecutionWorkflow",
     options: { retryPolicy: OUTAGE_TOLERANT_RETRY_POLICY, workflowRetention: { milliseconds: settings.retentionMs } },
     handlers: {
-      run: async (ctx: Ctx, input: TransactionRunInput): Promise<TransactionStatus> => {
+      run: restate.handlers.workflow.workflow(
+        { input: schemaSerde(transactionOperationSchema, "input"), output: schemaSerde(transactionStatusSchema, "output"), hooks: [countRefusedInput(metrics, WORKFLOW_TYPE)] },
+        async (ctx: Ctx, input: TransactionOperation): Promise<TransactionStatus> => {
         const transactionId = ctx.key;
         const tryRun = <T>(name: string, action: () => Promise<T>) => tryStep(ctx, name, action, stepRetryPolicies.check);
+        if (input.transactionId !== undefined && input.transactionId !== transactionId) {
+          await countCompletion(ctx, metrics, WORKFLOW_TYPE, "terminal_error");
+          throw transactionError("INVALID_TRANSACTION_REQUEST", `transactionId: "${input.transactionId}" is not the workflow key "${transactionId}"`, { fields: "transactionId" });
+        }
+        const submitted = storedOperationOf(transactionId, input);
 
         // 1. begin — a database outage longer than the budget is a dead letter, not a lost run.
-        let begun: RunStart | null;
+        let begun: RunStart | RunRefused;
         try {
-          begun = await runStep(ctx, "begin", () => steps.begin(transactionId), preBroadcastRetry);
+          begun = await runStep(ctx, "begin", () => steps.begin(transactionId, submitted), preBroadcastRetry);
         } catch (error) {
           if (!(error instanceof restate.TerminalError) || errorCodeOf(error)) throw error;
-          return deadLetterUnloaded(ctx, transactionId, input, error.message);
+          return deadLetterUnloaded(ctx, submitted, error.message);
         }
-        if (!begun) {
+        if ("refused" in begun) {
+          await ctx.promise<SubmissionOutcome>(SUBMISSION_PROMISE).resolve({ refused: begun.refused });
           await countCompletion(ctx, metrics, WORKFLOW_TYPE, "terminal_error");
-          throw transactionError("TRANSACTION_NOT_FOUND", `no stored operation for transaction ${transactionId}`);
+          throw transactionError(begun.refused.code, begun.refused.message, { fields: begun.refused.fields.join(",") });
         }
+        await ctx.promise<SubmissionOutcome>(SUBMISSION_PROMISE).resolve({ stored: begun.operation });
         const loaded = begun;
         const { operation, record, start, startedAt } = begun;
-        // A run started without the submission's input (reconciliation, a dead-letter replay) still
-        // passes the stored correlation id on to the calls and webhooks it makes.
-        const correlationId = input?.correlationId ?? operation.correlationId ?? undefined;
+        // The stored correlation id goes with the calls and webhooks of every run (a re-drive may
+        // not carry one).
+        const correlationId = input.correlationId ?? operation.correlationId ?? undefined;
         const headers: Record<string, string> = correlationId ? { [CORRELATION_HEADER]: correlationId } : {};
         const recorder = createPhaseRecorder(ctx, {
           db,
@@ -446,10 +462,24 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
             throw transactionError(code as TransactionErrorCode, error.message);
           }
         }
-      },
+      }),
+
+      /**
+       * What became of the key's submission: the operation the run stored (compare it with yours:
+       * a key keeps what it was first given), or why it was refused. Waits for a run that has not
+       * stored it yet; null when none did within 10 s (the database away, or no run at all).
+       */
+      submission: restate.handlers.workflow.shared(
+        { output: schemaSerde(submissionOutcomeSchema.nullable(), "output") },
+        async (ctx: SharedCtx): Promise<SubmissionOutcome | null> =>
+          restate.RestatePromise.race([
+            ctx.promise<SubmissionOutcome>(SUBMISSION_PROMISE).get(),
+            ctx.sleep({ milliseconds: SUBMISSION_WAIT_MS }).map(() => null),
+          ]),
+      ),
 
       /** The workflow's status while Restate keeps the run; after retention, the stored record's. */
-      status: restate.handlers.workflow.shared(async (ctx: SharedCtx): Promise<TransactionStatus> => {
+      status: restate.handlers.workflow.shared({ output: schemaSerde(transactionStatusSchema, "output") }, async (ctx: SharedCtx): Promise<TransactionStatus> => {
         const status = await ctx.get("status");
         if (status) return status;
         const stored = await ctx.run("read-record", async () => {
@@ -465,7 +495,9 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
        * a zero-value self-transfer races the call on its nonce. A transaction that already ended
        * is left alone (`accepted: false`).
        */
-      cancel: restate.handlers.workflow.shared(async (ctx: SharedCtx, request: CancelTransactionRequest): Promise<CancelTransactionResult> => {
+      cancel: restate.handlers.workflow.shared(
+        { input: schemaSerde(cancelTransactionRequestSchema, "input"), output: schemaSerde(cancelTransactionResultSchema, "output") },
+        async (ctx: SharedCtx, request: CancelTransactionRequest): Promise<CancelTransactionResult> => {
         const reason = request.reason?.slice(0, 500) || "cancel requested";
         const result = await ctx.run("request-cancellation", () => steps.requestCancellation(ctx.key, reason));
         if (!result) throw transactionError("TRANSACTION_NOT_FOUND", `no transaction ${ctx.key}`);
@@ -481,26 +513,35 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
     },
   });
 
-  /** The load step gave up: file the dead letter and record the phase once the database answers again. */
-  async function deadLetterUnloaded(ctx: Ctx, transactionId: string, input: TransactionRunInput, message: string): Promise<never> {
+  /**
+   * The first step gave up on the database. Once it answers again the operation is stored (the
+   * run's input is its only copy), the dead letter filed, and the record says `dead-letter`; an
+   * operator's replay starts it from there.
+   */
+  async function deadLetterUnloaded(ctx: Ctx, submitted: StoredOperation, message: string): Promise<never> {
+    const transactionId = submitted.transactionId;
     const startedAt = await ctx.date.now();
+    const stored = await ctx.run("store-after-outage", () => steps.storeOrLoad(submitted));
+    await ctx.promise<SubmissionOutcome>(SUBMISSION_PROMISE).resolve(stored.refused ? { refused: stored.refused } : { stored: stored.loaded.operation });
+    if (stored.refused) {
+      await countCompletion(ctx, metrics, WORKFLOW_TYPE, "terminal_error");
+      throw transactionError(stored.refused.code, stored.refused.message, { fields: stored.refused.fields.join(",") });
+    }
     await ctx.run("dead-letter", async () => {
-      await steps.fileDeadLetter({ transactionId, organizationId: null, chainId: null, causeCode: "RETRY_BUDGET_EXHAUSTED", causeMessage: `loading the operation: ${message}` });
+      await steps.fileDeadLetter({ transactionId, organizationId: submitted.organizationId, chainId: submitted.chainId, causeCode: "RETRY_BUDGET_EXHAUSTED", causeMessage: `storing or loading the operation: ${message}` });
       metrics.deadLettered("transaction");
     });
-    const stored = await ctx.run("load-after-outage", () => steps.load(transactionId));
     const recorder = createPhaseRecorder(ctx, {
       db,
       metrics,
       transactionId,
-      runId: stored?.runId ?? transactionId,
-      correlationId: input?.correlationId,
+      runId: stored.loaded.runId,
+      correlationId: submitted.correlationId ?? undefined,
       startedAt,
-      initial: stored ? statusOfRecord(transactionId, stored.record) : { phase: "submitting", transactionId, txHash: null, nonce: null, error: null },
+      initial: statusOfRecord(transactionId, stored.loaded.record),
     });
     const error = { code: "RETRY_BUDGET_EXHAUSTED", message: `the database did not answer within the pre-broadcast budget: ${message}` };
-    if (stored) await recorder.transition("dead-letter", { error });
-    else recorder.publish({ ...recorder.status, phase: "dead-letter", error });
+    await recorder.transition("dead-letter", { error });
     throw transactionError("RETRY_BUDGET_EXHAUSTED", error.message);
   }
 }
