@@ -47,6 +47,7 @@ function createFakes() {
     redeployAllow: [],
     replays: {},
     transactions: {
+      inspect: async () => undefined,
       cancel: async () => {
         throw new Error("unexpected transaction call");
       },
