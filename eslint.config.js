@@ -45,10 +45,11 @@ export default tseslint.config(
       "no-new-func": "error",
       "no-restricted-properties": [
         "error",
-        ...["innerHTML", "outerHTML", "insertAdjacentHTML", "createContextualFragment", "write", "writeln", "srcdoc"].map((property) => ({
+        ...["innerHTML", "outerHTML", "insertAdjacentHTML", "createContextualFragment", "srcdoc"].map((property) => ({
           property,
           message: "Engine values go on the page as text (append, textContent).",
         })),
+        ...["write", "writeln"].map((property) => ({ object: "document", property, message: "Engine values go on the page as text (append, textContent)." })),
       ],
     },
   },

@@ -1,6 +1,6 @@
 /**
- * The operator console: one static page and its script and style sheet (admin-api/console/), served
- * as they are, with no build step. The page calls the public DAPI routes with the operator's key from
+ * The operator console: one static page, its script (ES modules) and its style sheet
+ * (admin-api/console/), served as they are, with no build step. The page calls the public DAPI routes with the operator's key from
  * the tab's sessionStorage; nothing here needs a key, because nothing here holds data.
  *
  * Every console response carries a strict Content-Security-Policy: scripts, styles and requests only
@@ -9,8 +9,9 @@
  * instead of parsing engine text as markup.
  */
 import { readFile } from "node:fs/promises";
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { DapiEnv } from "../context.ts";
+import { DapiError } from "../errors.ts";
 
 export const CONSOLE_PATH = "/console";
 
@@ -36,15 +37,22 @@ const CONSOLE_HEADERS: Record<string, string> = {
   "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 };
 
-/** URL path → file under admin-api/console/ and its content type. */
-const CONSOLE_FILES: Record<string, { file: string; type: string }> = {
-  [CONSOLE_PATH]: { file: "index.html", type: "text/html; charset=utf-8" },
-  [`${CONSOLE_PATH}/console.js`]: { file: "console.js", type: "text/javascript; charset=utf-8" },
-  [`${CONSOLE_PATH}/console.css`]: { file: "console.css", type: "text/css; charset=utf-8" },
+const CONTENT_TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
 };
 
-/** Paths the console serves (GET), for the DAPI's 405 answers. */
-export const CONSOLE_ROUTES = Object.keys(CONSOLE_FILES);
+/**
+ * The files served below /console: the script's modules and the style sheet, named by lower-case
+ * letters and dashes plus their extension, so no path can leave admin-api/console/ (or reach its
+ * tsconfig.json).
+ */
+const ASSET = "[a-z][a-z-]*\\.(?:js|css)";
+const MODULE = "[a-z][a-z-]*\\.js";
+
+/** The page's path (GET), for the DAPI's 405 answers; a wrong method on a file is simply not found. */
+export const CONSOLE_ROUTES = [CONSOLE_PATH];
 
 export function createConsoleRoutes(): Hono<DapiEnv> {
   const routes = new Hono<DapiEnv>();
@@ -60,9 +68,19 @@ export function createConsoleRoutes(): Hono<DapiEnv> {
     }
     return text;
   };
-  for (const [path, { file, type }] of Object.entries(CONSOLE_FILES)) {
-    routes.get(path, async (c) => c.body(await read(file), 200, { ...CONSOLE_HEADERS, "Content-Type": type }));
-  }
+  const serve = async (c: Context<DapiEnv>, file: string) => {
+    let body: string;
+    try {
+      body = await read(file);
+    } catch {
+      throw new DapiError("ROUTE_NOT_FOUND", `no console file ${c.req.path}`);
+    }
+    const type = CONTENT_TYPES[file.slice(file.lastIndexOf(".") + 1)] ?? "application/octet-stream";
+    return c.body(body, 200, { ...CONSOLE_HEADERS, "Content-Type": type });
+  };
+  routes.get(CONSOLE_PATH, (c) => serve(c, "index.html"));
+  routes.get(`${CONSOLE_PATH}/:file{${ASSET}}`, (c) => serve(c, c.req.param("file")));
+  routes.get(`${CONSOLE_PATH}/views/:file{${MODULE}}`, (c) => serve(c, `views/${c.req.param("file")}`));
   // One address for the page, whichever way it is typed.
   routes.get(`${CONSOLE_PATH}/`, (c) => c.redirect(CONSOLE_PATH, 308));
   return routes;

@@ -232,6 +232,27 @@ describe.skipIf(!chromiumPath)("the operator console in a browser", () => {
     await screenshot(page, "markup-as-text");
   });
 
+  it("runs under its Content-Security-Policy in the browser: inline script is refused, HTML sinks refuse strings", async () => {
+    const page = await signIn(dapi.keys.operator.key);
+
+    const inline = await page.addScriptTag({ content: "globalThis.__consoleInline = true" }).then(
+      () => "added",
+      () => "refused",
+    );
+    const innerHtml = await page.evaluate(() => {
+      try {
+        (globalThis as unknown as { document: { createElement(tag: string): { innerHTML: string } } }).document.createElement("div").innerHTML = "<b>x</b>";
+        return "assigned";
+      } catch (error) {
+        return (error as Error).name;
+      }
+    });
+
+    expect(await page.evaluate(() => (globalThis as unknown as { __consoleInline?: boolean }).__consoleInline)).toBeUndefined();
+    expect(inline).toBe("refused");
+    expect(innerHtml).toBe("TypeError");
+  });
+
   it("gives a viewer key the read views and no write button", async () => {
     const key = await failedCanary();
     const letterId = `dl_console_${crypto.randomUUID()}`;
