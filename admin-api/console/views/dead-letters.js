@@ -4,6 +4,9 @@ import { api, failurePanel, IDENTIFIER, OPERATOR } from "../api.js";
 import { writeButton } from "../confirm.js";
 import { badge, h, jsonDetails, link, messageCell, monoCell, table, transactionHash, workflowHash } from "../dom.js";
 
+/** Kinds the DAPI replays (DEAD_LETTER_KIND_UNSUPPORTED for the others, which an operator settles by hand). */
+const REPLAYABLE_KINDS = ["transaction", "webhook-delivery"];
+
 const deadLetterFilter = { kind: "", status: "open", limit: "100" };
 
 /** @param {string[]} _parts @param {HTMLElement} view @param {() => void} refresh */
@@ -43,24 +46,6 @@ export async function viewDeadLetters(_parts, view, refresh) {
         : letter.kind === "webhook-delivery" && IDENTIFIER.test(letter.referenceId)
           ? link(workflowHash("WebhookDeliveryWorkflow", letter.referenceId), letter.referenceId)
           : letter.referenceId;
-    const replay =
-      letter.status === "open"
-        ? writeButton({
-            operationId: "replayDeadLetter",
-            name: "replay",
-            label: "Replay…",
-            write: {
-              title: `Replay dead letter ${letter.id}`,
-              method: "POST",
-              path: `${OPERATOR}/dead-letters/${encodeURIComponent(letter.id)}/replay`,
-              body: () => ({}),
-              consequence: `Recovers the ${letter.kind} workflow key ${letter.referenceId}, submits it again and marks the letter replayed.`,
-              confirmLabel: "Replay",
-            },
-            success: `Replayed ${letter.id}.`,
-            after: refresh,
-          })
-        : null;
     return [
       monoCell(letter.createdAt),
       monoCell(letter.id),
@@ -71,7 +56,7 @@ export async function viewDeadLetters(_parts, view, refresh) {
       h("td", {}, badge(letter.status)),
       String(letter.replayCount),
       h("td", {}, jsonDetails("payload", letter.payload)),
-      h("td", {}, replay),
+      h("td", {}, replayAction(letter, refresh)),
     ];
   });
   view.append(
@@ -80,4 +65,25 @@ export async function viewDeadLetters(_parts, view, refresh) {
       label: "dead letters",
     }),
   );
+}
+
+/** Replay for an open letter of a kind the DAPI replays; the others are settled by hand. @param {any} letter @param {() => void} refresh */
+function replayAction(letter, refresh) {
+  if (letter.status !== "open") return null;
+  if (!REPLAYABLE_KINDS.includes(letter.kind)) return h("span", { class: "muted" }, "no replay: needs an operator's judgement");
+  return writeButton({
+    operationId: "replayDeadLetter",
+    name: "replay",
+    label: "Replay…",
+    write: {
+      title: `Replay dead letter ${letter.id}`,
+      method: "POST",
+      path: `${OPERATOR}/dead-letters/${encodeURIComponent(letter.id)}/replay`,
+      body: () => ({}),
+      consequence: `Recovers the ${letter.kind} workflow key ${letter.referenceId}, submits it again and marks the letter replayed.`,
+      confirmLabel: "Replay",
+    },
+    success: `Replayed ${letter.id}.`,
+    after: refresh,
+  });
 }
