@@ -36,6 +36,24 @@ export default tseslint.config(
     },
   },
   {
+    // The console's browser script puts engine text on the page: only as text, never through an
+    // HTML sink, and nothing is evaluated from strings.
+    files: ["admin-api/console/**/*.js"],
+    rules: {
+      "no-eval": "error",
+      "no-implied-eval": "error",
+      "no-new-func": "error",
+      "no-restricted-properties": [
+        "error",
+        ...["innerHTML", "outerHTML", "insertAdjacentHTML", "createContextualFragment", "srcdoc"].map((property) => ({
+          property,
+          message: "Engine values go on the page as text (append, textContent).",
+        })),
+        ...["write", "writeln"].map((property) => ({ object: "document", property, message: "Engine values go on the page as text (append, textContent)." })),
+      ],
+    },
+  },
+  {
     files: ["test/**/*.ts", "bench/**/*.ts", "infra/**/*.ts"],
     rules: { "no-console": "off" },
   },

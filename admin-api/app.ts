@@ -8,6 +8,9 @@
  *   GET  /api/v2/admin/operator/workflows/:name/:key     one workflow instance
  *   GET  /api/v2/admin/operator/dead-letters             dead letters;  POST …/:id/replay
  *   GET  /api/v2/admin/audit-log                         operations audit rows
+ *   GET  /api/v2/admin/operator/transactions/:id         one transaction;  POST …/:id/cancel
+ *   GET  /api/v2/admin/whoami                            the caller's role and the operations it may call
+ *   GET  /console                                        the operator console (static page, no key needed to load it)
  *   …    /api/v2/admin/webhooks/subscriptions[/:id[/rotate-secret|/test]]   webhook subscriptions
  *
  * Every response carries X-Request-Id; every failure is answered by the one `onError` below.
@@ -25,11 +28,13 @@ import { requestId } from "./middleware/request-id.ts";
 import type { ServicesSource } from "./middleware/services.ts";
 import type { Operation } from "./openapi/operation.ts";
 import { AUDIT_LOG_PREFIX, auditLogOperations, createAuditLogRoutes } from "./routes/audit-log.ts";
+import { CONSOLE_ROUTES, createConsoleRoutes } from "./routes/console.ts";
 import { createDeadLetterRoutes, DEAD_LETTERS_PREFIX, deadLetterOperations } from "./routes/dead-letters.ts";
 import { createOpenApiRoutes, openApiOperation } from "./routes/openapi.ts";
 import { createRestateRoutes, RESTATE_OPERATOR_PREFIX, restateOperations } from "./routes/restate.ts";
 import { createTransactionRoutes, TRANSACTIONS_PREFIX, transactionOperations } from "./routes/transactions.ts";
 import { createWebhookRoutes, WEBHOOKS_PREFIX, webhookOperations } from "./routes/webhooks.ts";
+import { createWhoamiRoutes, whoamiOperation } from "./routes/whoami.ts";
 import { createWorkflowRoutes, WORKFLOWS_PREFIX, workflowOperations } from "./routes/workflows.ts";
 
 export type DapiDependencies = {
@@ -51,10 +56,11 @@ export const DAPI_OPERATIONS: readonly Operation[] = [
   ...Object.values(auditLogOperations),
   ...Object.values(transactionOperations),
   ...Object.values(webhookOperations),
+  whoamiOperation,
 ];
 
-/** Routes served outside the operations: the ops routes every process shares. */
-const OPS_ROUTES: { method: string; path: string }[] = ["/health/live", "/health/ready", "/metrics"].map((path) => ({ method: "get", path }));
+/** Routes served outside the operations: the ops routes every process shares, and the console's files. */
+const OPS_ROUTES: { method: string; path: string }[] = ["/health/live", "/health/ready", "/metrics", ...CONSOLE_ROUTES].map((path) => ({ method: "get", path }));
 
 /** The methods a path is served with, for 405 answers: `:param` segments match any one segment. */
 export function allowedMethods(path: string): string[] {
@@ -87,6 +93,8 @@ export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
   app.route(AUDIT_LOG_PREFIX, createAuditLogRoutes(dependencies.operator));
   app.route(TRANSACTIONS_PREFIX, createTransactionRoutes(dependencies.operator));
   app.route(WEBHOOKS_PREFIX, createWebhookRoutes(dependencies.operator));
+  app.route("/", createWhoamiRoutes(dependencies.operator, [...DAPI_OPERATIONS, openApiOperation]));
+  app.route("/", createConsoleRoutes());
 
   app.notFound((c) => {
     const allow = allowedMethods(c.req.path);

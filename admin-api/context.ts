@@ -9,6 +9,7 @@ import type { WebhookSecretBox } from "../shared/webhooks/secret-box.ts";
 import type { WebhookTargetPolicy } from "../shared/webhooks/target-policy.ts";
 import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import type { Permission } from "./auth/permissions.ts";
+import type { TransactionInspection } from "./routes/transactions.ts";
 import type { DapiStores } from "./stores.ts";
 
 export type Principal = {
@@ -39,8 +40,10 @@ export type DeadLetterReplay = {
 /** Kinds without an entry (identity recovery, asset issuance: their letters need an operator) are refused. */
 export type DeadLetterReplays = Partial<Record<DeadLetterKind, DeadLetterReplay>>;
 
-/** What the transaction routes do, through the typed transaction client. */
+/** What the transaction routes do: read the stored record, and cancel through the typed transaction client. */
 export type TransactionOperations = {
+  /** The record, its phase changes and its signatures; undefined when no transaction has the id. */
+  inspect(transactionId: string): Promise<TransactionInspection | undefined>;
   cancel(transactionId: string, reason: string): Promise<{ accepted: boolean; phase: string }>;
 };
 

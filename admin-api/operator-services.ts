@@ -4,7 +4,8 @@
  */
 import type { Database } from "../shared/db/client.ts";
 import * as clients from "@restatedev/restate-sdk-clients";
-import { getTransaction, reopenDeadLetteredTransaction } from "../shared/db/repositories/transactions.ts";
+import { listTransactionSignatures } from "../shared/db/repositories/transaction-signatures.ts";
+import { getTransaction, listTransactionTransitions, reopenDeadLetteredTransaction } from "../shared/db/repositories/transactions.ts";
 import { setWebhookDeliveryStatus } from "../shared/db/repositories/webhooks.ts";
 import type { WebhookDeliveryWorkflowApi } from "../services/workflows/webhook-delivery/api.ts";
 import { TRANSACTION_EXECUTION_WORKFLOW } from "../services/workflows/transaction-execution/api.ts";
@@ -12,6 +13,7 @@ import { createRestateAdminClient } from "../shared/restate/admin-client.ts";
 import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
 import { storedOperationOfRecord, submissionOf } from "../services/workflows/transaction-execution/operation.ts";
 import type { OperatorServices, RestateEndpoints } from "./context.ts";
+import type { TransactionInspection } from "./routes/transactions.ts";
 import { errorCodeOf } from "../shared/errors.ts";
 import { DapiError } from "./errors.ts";
 import { createDatabaseStores } from "./stores.ts";
@@ -56,6 +58,7 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
     restate,
     doctorProbeTimeoutMs: parameters.doctorProbeTimeoutMs,
     transactions: {
+      inspect: (transactionId) => inspectTransaction(db, transactionId),
       cancel: async (transactionId, reason) => {
         try {
           return await transactions.cancelTransaction(transactionId, { reason });
@@ -88,4 +91,52 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
     const submitted = await transactions.submitTransaction(submissionOf(storedOperationOfRecord(stored)));
     return { invocationId: submitted.invocationId };
   }
+}
+
+/** The stored record of one transaction with its phase changes and signatures; the signed bytes stay out. */
+async function inspectTransaction(db: Database, transactionId: string): Promise<TransactionInspection | undefined> {
+  const record = await getTransaction(db, transactionId);
+  if (!record) return undefined;
+  const [transitions, signatures] = await Promise.all([listTransactionTransitions(db, transactionId), listTransactionSignatures(db, transactionId)]);
+  return {
+    id: record.id,
+    organizationId: record.organizationId,
+    chainId: record.chainId,
+    signerAddress: record.signerAddress,
+    target: record.target,
+    value: record.value,
+    executor: record.executor,
+    correlationId: record.correlationId,
+    phase: record.phase,
+    txHash: record.txHash,
+    nonce: record.nonce,
+    blockNumber: record.blockNumber,
+    blockHash: record.blockHash,
+    errorCode: record.errorCode,
+    errorMessage: record.errorMessage,
+    cancelRequestedAt: record.cancelRequestedAt?.toISOString() ?? null,
+    cancelReason: record.cancelReason,
+    createdAt: record.createdAt.toISOString(),
+    updatedAt: record.updatedAt.toISOString(),
+    phaseChangedAt: record.phaseChangedAt.toISOString(),
+    transitions: transitions.map((row) => ({
+      sequence: row.sequence,
+      phase: row.phase,
+      reason: row.reason,
+      txHash: row.txHash,
+      nonce: row.nonce,
+      errorCode: row.errorCode,
+      errorMessage: row.errorMessage,
+      at: row.at.toISOString(),
+    })),
+    signatures: signatures.map((row) => ({
+      kind: row.kind,
+      nonce: row.nonce,
+      hash: row.hash,
+      maxFeePerGas: row.maxFeePerGas,
+      maxPriorityFeePerGas: row.maxPriorityFeePerGas,
+      refusedAt: row.refusedAt?.toISOString() ?? null,
+      createdAt: row.createdAt.toISOString(),
+    })),
+  };
 }

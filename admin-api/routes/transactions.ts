@@ -1,4 +1,4 @@
-/** Transactions: cancel one (system:operate, audited). */
+/** Transactions: read one with its phase history and signatures (system:read), cancel one (system:operate). Both audited. */
 import { Hono } from "hono";
 import { z } from "zod";
 import type { DapiEnv } from "../context.ts";
@@ -13,6 +13,60 @@ export const TRANSACTIONS_PREFIX = "/api/v2/admin/operator/transactions";
 const transactionParams = z.object({
   transactionId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1-128 characters of letters, digits, _ and -").describe("The transaction id (its workflow key)"),
 });
+const isoOrNull = z.string().nullable().describe("ISO 8601 UTC");
+
+export const transactionInspection = z.object({
+  id: z.string(),
+  organizationId: z.string(),
+  chainId: z.number().int(),
+  signerAddress: z.string(),
+  target: z.string().nullable().describe("null for a contract creation"),
+  value: z.string().describe("Wei, decimal"),
+  executor: z.record(z.string(), z.unknown()).describe("The signer route the operation was submitted with"),
+  correlationId: z.string().nullable(),
+  phase: z.string(),
+  txHash: z.string().nullable(),
+  nonce: z.number().int().nullable(),
+  blockNumber: z.number().int().nullable(),
+  blockHash: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  cancelRequestedAt: isoOrNull,
+  cancelReason: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  phaseChangedAt: z.string(),
+  transitions: z
+    .array(
+      z.object({
+        sequence: z.number().int(),
+        phase: z.string(),
+        reason: z.string().nullable(),
+        txHash: z.string().nullable(),
+        nonce: z.number().int().nullable(),
+        errorCode: z.string().nullable(),
+        errorMessage: z.string().nullable(),
+        at: z.string(),
+      }),
+    )
+    .describe("Every phase change over all runs of the id, oldest first"),
+  signatures: z
+    .array(
+      z.object({
+        kind: z.string().describe("original, replacement or cancellation"),
+        nonce: z.number().int(),
+        hash: z.string(),
+        maxFeePerGas: z.string(),
+        maxPriorityFeePerGas: z.string(),
+        refusedAt: isoOrNull.describe("When the node refused these bytes for good"),
+        createdAt: z.string(),
+      }),
+    )
+    .describe("Every transaction signed for the operation (without the signed bytes), oldest first"),
+});
+
+export type TransactionInspection = z.infer<typeof transactionInspection>;
+
 const cancelRequest = z
   .object({ reason: z.string().min(1).max(500).optional().describe("Why it is cancelled; stored with the transaction and its fill") })
   .strict();
@@ -23,6 +77,18 @@ const cancelResponse = z.object({
 });
 
 export const transactionOperations = {
+  inspect: defineOperation({
+    operationId: "inspectTransaction",
+    method: "get",
+    path: `${TRANSACTIONS_PREFIX}/:transactionId`,
+    tag: "transactions",
+    summary: "One transaction's record, phase history and signed hashes",
+    permission: "system:read",
+    audited: true,
+    params: transactionParams,
+    response: transactionInspection,
+    errors: ["TRANSACTION_NOT_FOUND"],
+  }),
   cancel: defineOperation({
     operationId: "cancelTransaction",
     method: "post",
@@ -42,6 +108,12 @@ export const transactionOperations = {
 
 export function createTransactionRoutes(source: ServicesSource | undefined): Hono<DapiEnv> {
   const routes = new Hono<DapiEnv>();
+  routes.get(relativePath(transactionOperations.inspect, TRANSACTIONS_PREFIX), guard(transactionOperations.inspect, source), async (c) => {
+    const { transactionId } = parseParams(c, transactionParams);
+    const found = await c.var.services.transactions.inspect(transactionId);
+    if (!found) throw new DapiError("TRANSACTION_NOT_FOUND", `no transaction ${transactionId}`);
+    return c.json(found);
+  });
   routes.post(relativePath(transactionOperations.cancel, TRANSACTIONS_PREFIX), guard(transactionOperations.cancel, source), async (c) => {
     const { transactionId } = parseParams(c, transactionParams);
     const body = await parseJsonBody(c, cancelRequest);

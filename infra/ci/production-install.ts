@@ -2,7 +2,8 @@
  * The production image's install, checked without Docker: package.json, the lockfile and the
  * runtime folders (as infra/docker/Dockerfile copies them) go to a clean folder, `npm ci
  * --omit=dev` installs them, and the worker and the DAPI must each start there and turn ready (on
- * embedded databases of their own, the worker without registering). Run by .ci/run with Node 24.
+ * embedded databases of their own, the worker without registering), and the DAPI must serve the
+ * operator console. Run by .ci/run with Node 24.
  */
 import { spawnSync } from "node:child_process";
 import { cp, mkdtemp, rm } from "node:fs/promises";
@@ -43,6 +44,12 @@ try {
         abort: child.exited.then((exit) => `exited with ${exit.code ?? exit.signal}; see .data/test-logs/production-install-${name}.log`),
       });
       say(`${name} ready`);
+      if (name === "dapi") {
+        // The operator console's files ship in admin-api/ and need nothing installed.
+        const page = await fetch(`http://127.0.0.1:${httpPort}/console/console.js`);
+        if (page.status !== 200) throw new Error(`the DAPI installed with --omit=dev answers ${page.status} for /console/console.js`);
+        say("console served");
+      }
     } finally {
       await child.stop({ graceMs: 5_000 });
     }

@@ -112,6 +112,7 @@ async function main(): Promise<void> {
     say(`  Chain RPC         ${chain.rpcUrl} (chain ${config.CHAIN_ID})`);
     say(`  Database          ${config.DATABASE_URL ? "DATABASE_URL" : databaseUrl}`);
     say(`  DAPI              ${dapiUrl}   (doctor shows the nodes)`);
+    say(`  Operator console  ${dapiUrl}/console`);
     say(`  Logs              ${logDir}`);
     if (devSigners.length > 0) {
       say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);

@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     say(`  Worker endpoint   ${config.WORKER_ADVERTISED_URL}`);
     say(`  Worker ops        ${hostUrl(config.OPS_PORT)}/health/ready  ${hostUrl(config.OPS_PORT)}/metrics`);
     say(`  DAPI              ${hostUrl(config.DAPI_PORT)}`);
+    say(`  Operator console  ${hostUrl(config.DAPI_PORT)}/console`);
     say(`  Logs              ${logDir}`);
     if (devSigners.length > 0) {
       say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);

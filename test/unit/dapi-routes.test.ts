@@ -47,6 +47,7 @@ function createFakes() {
     redeployAllow: [],
     replays: {},
     transactions: {
+      inspect: async () => undefined,
       cancel: async () => {
         throw new Error("unexpected transaction call");
       },
@@ -179,5 +180,87 @@ describe("DAPI routes without a database or Restate", () => {
     });
     expect(document.paths["/api/v2/admin/operator/dead-letters/{id}/replay"]?.post).toBeDefined();
     expect(document.components.securitySchemes.apiKey).toEqual({ type: "apiKey", in: "header", name: "X-Api-Key" });
+  });
+});
+
+describe("the operator console and whoami, without a database or Restate", () => {
+  const CONSOLE_HEADERS = ["content-security-policy", "x-frame-options", "referrer-policy", "x-content-type-options", "cache-control"];
+
+  it("serves the console page, its script modules and its style sheet with a strict Content-Security-Policy, without a key", async () => {
+    const { app } = createFakes();
+    const page = await app.request("/console");
+    const html = await page.text();
+    const csp = page.headers.get("content-security-policy") ?? "";
+
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(csp.split("; ")).toEqual(
+      expect.arrayContaining(["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "form-action 'none'", "frame-ancestors 'none'", "require-trusted-types-for 'script'"]),
+    );
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+    for (const header of CONSOLE_HEADERS) expect(page.headers.get(header)).not.toBeNull();
+    // Every module the page loads, followed through its imports, is served as JavaScript with the same policy.
+    const pending = [...html.matchAll(/<script[^>]* src="([^"]+)"/g)].map((match) => match[1]!);
+    const served = new Set<string>();
+    while (pending.length > 0) {
+      const path = pending.pop()!;
+      if (served.has(path)) continue;
+      const response = await app.request(path);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+      expect(response.headers.get("content-security-policy")).toBe(csp);
+      served.add(path);
+      for (const match of (await response.text()).matchAll(/from "(\.{1,2}\/[^"]+)"/g)) pending.push(new URL(match[1]!, `http://console${path}`).pathname);
+    }
+    expect(served.size).toBeGreaterThan(5);
+    const style = await app.request("/console/console.css");
+    expect(style.status).toBe(200);
+    expect(style.headers.get("content-type")).toBe("text/css; charset=utf-8");
+  });
+
+  it("serves a page with no inline script, inline style or event handler attribute", async () => {
+    const { app } = createFakes();
+    const html = await (await app.request("/console")).text();
+
+    for (const script of html.matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/g)) {
+      expect(script[0]).toMatch(/ src="\/console\//);
+      expect(script[1]!.trim()).toBe("");
+    }
+    expect(html).not.toMatch(/<style\b| style=| on[a-z]+=/i);
+  });
+
+  it("serves nothing else from its folder or outside it", async () => {
+    const { app } = createFakes();
+    for (const path of ["/console/tsconfig.json", "/console/index.html", "/console/Console.js", "/console/%2e%2e/app.ts", "/console/views/..%2fdapi.ts", "/console/missing.js"]) {
+      expect((await app.request(path)).status, path).toBe(404);
+    }
+    const slash = await app.request("/console/");
+    expect(slash.status).toBe(308);
+    expect(slash.headers.get("location")).toBe("/console");
+  });
+
+  it("answers whoami with the caller's role, permissions and allowed operations, and writes no audit row", async () => {
+    const { app, rows } = createFakes();
+    const ask = async (key: string) => (await app.request("/api/v2/admin/whoami", { headers: { "x-api-key": key } })).json() as Promise<{ actorId: string; role: string; permissions: string[]; operations: string[] }>;
+
+    const operator = await ask("operator-key-000000000000");
+    const viewer = await ask("viewer-key-00000000000000");
+
+    expect(operator).toMatchObject({ actorId: "alice", role: "operator", permissions: ["system:operate", "system:read"] });
+    expect(operator.operations).toEqual(expect.arrayContaining(["restateDoctor", "restateRecoverStuckWorkflow", "replayDeadLetter", "cancelTransaction", "listAuditEntries", "whoami"]));
+    expect(viewer).toMatchObject({ actorId: "victor", role: "viewer", permissions: ["system:read"] });
+    expect(viewer.operations).toEqual(expect.arrayContaining(["inspectWorkflowInstance", "listDeadLetters", "inspectTransaction", "whoami"]));
+    for (const write of ["restateDoctor", "restateRecoverStuckWorkflow", "replayDeadLetter", "cancelTransaction", "listAuditEntries"]) expect(viewer.operations).not.toContain(write);
+    expect(rows).toEqual([]);
+    expect((await app.request("/api/v2/admin/whoami")).status).toBe(401);
+  });
+
+  it("answers TRANSACTION_NOT_FOUND for a transaction id nobody stored, in one failure row", async () => {
+    const { app, rows } = createFakes();
+    const response = await app.request("/api/v2/admin/operator/transactions/tx_missing", { headers: { "x-api-key": "viewer-key-00000000000000" } });
+
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ code: "TRANSACTION_NOT_FOUND" });
+    expect(rows).toMatchObject([{ actorId: "victor", route: "GET /api/v2/admin/operator/transactions/:transactionId", arguments: { transactionId: "tx_missing" }, finished: { outcome: "failure", errorCode: "TRANSACTION_NOT_FOUND" } }]);
   });
 });
