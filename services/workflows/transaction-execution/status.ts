@@ -1,6 +1,7 @@
 /** The phases of a transaction and the status the workflow's shared `status` handler returns. */
 import type { Hex } from "viem";
 import type { TransactionPhase } from "../../../shared/db/schema/transactions.ts";
+import type { TransactionApproval } from "../../../shared/signers/approval.ts";
 
 // One list of phases: the status record's column type is the workflow's phase type.
 export { TRANSACTION_PHASES, type TransactionPhase } from "../../../shared/db/schema/transactions.ts";
@@ -15,4 +16,6 @@ export type TransactionStatus = {
   nonce: number | null;
   error: TransactionError | null;
   blockNumber?: number | null;
+  /** Routes with approval only: what the transaction waits for (or waited for) and how it ended. */
+  approval?: TransactionApproval | null;
 };

@@ -13,6 +13,8 @@ import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-acces
 import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import { executorSelectionSchema, type ExecutorSelection } from "../../../shared/signers/executor-selection.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
+import type { TransactionApproval } from "../../../shared/signers/approval.ts";
+import type { CustodySteps } from "./custody-steps.ts";
 import type { Signature } from "../../transaction-processor/types.ts";
 import { isCanonical, observeNonce, rebroadcast, revertReasonOf, type ObserveNonceParameters } from "./chain-observation.ts";
 import { startOf, type StartDecision, type StoredPhase } from "./decide.ts";
@@ -52,6 +54,8 @@ export type LoadedTransaction = {
     errorMessage: string | null;
     cancelRequested: boolean;
     cancelReason: string | null;
+    /** What an approval wait of an earlier run waited for (routes with approval only). */
+    approval: TransactionApproval | null;
     /** The phase of the latest transition, null before the first. */
     lastTransitionPhase: StoredPhase | null;
   };
@@ -65,6 +69,8 @@ export type TransactionStepDependencies = {
   signers: SignerRegistry;
   indexer: IndexerSource;
   metrics: PhaseMetrics;
+  /** The custody route's steps; null when no custody provider is configured. */
+  custody?: CustodySteps | null;
 };
 
 /** What the first step of a run found and did. */
@@ -95,7 +101,10 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
       if (!loaded) return null;
       const startedAt = Date.now();
       const start = startOf(loaded.record, loaded.signatures);
-      const signerKnown = dependencies.signers.has(loaded.operation.signerAddress);
+      const executor = loaded.operation.executor;
+      // Custody: the provider holds the key (the vault's address is checked before the provider is asked).
+      const signerKnown =
+        executor.route === "custody" ? dependencies.custody?.providerName === executor.provider : dependencies.signers.has(loaded.operation.signerAddress);
       let submitting: RunStart["submitting"] = null;
       if (start.kind === "start" && loaded.record.lastTransitionPhase !== "submitting") {
         const status = { phase: "submitting" as const, transactionId, txHash: null, nonce: null, error: null, blockNumber: null };
@@ -105,6 +114,7 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
       return { ...loaded, start, startedAt, signerKnown, submitting };
     },
     indexerIsChainHead: dependencies.indexer.name === "chain-head",
+    custody: dependencies.custody ?? null,
     observe: (chainId: number, parameters: ObserveNonceParameters) => observeNonce(chainFor(chainId), parameters),
     rebroadcast: (chainId: number, raw: Hex) => rebroadcast(chainFor(chainId), raw),
     isCanonical: (chainId: number, blockNumber: number, blockHash: Hex) => isCanonical(chainFor(chainId), blockNumber, blockHash),
@@ -173,6 +183,7 @@ export async function loadTransaction(db: Database, transactionId: string): Prom
       errorMessage: stored.errorMessage ?? null,
       cancelRequested: stored.cancelRequestedAt !== null,
       cancelReason: stored.cancelReason ?? null,
+      approval: stored.approval ?? null,
       lastTransitionPhase: lastTransitionPhase ?? null,
     },
     signatures: (typeof signatures === "string" ? (JSON.parse(signatures) as StoredSignatureJson[]) : signatures).map((signature) => ({ ...signature, nonce: Number(signature.nonce) })),
