@@ -21,12 +21,14 @@ export type CustodyStage =
   | { kind: "signing" }
   | { kind: "broadcast"; txHash: Hex }
   | { kind: "ended"; outcome: Exclude<ApprovalState, "pending" | "approved">; code: TransactionErrorCode }
+  /** On its way to CANCELLED: nothing to record yet (an approval is not given by it). */
+  | { kind: "cancelling" }
   /** A status this version does not know: wait and look again (logged). */
   | { kind: "unknown" };
 
 const WAITING_FOR_PEOPLE = new Set(["PENDING_AUTHORIZATION", "PENDING_3RD_PARTY_MANUAL_APPROVAL", "PENDING_EMAIL_APPROVAL"]);
 const QUEUED = new Set(["SUBMITTED", "QUEUED", "PENDING_AML_SCREENING", "PENDING_ENRICHMENT", "PENDING_3RD_PARTY"]);
-const SIGNING = new Set(["PENDING_SIGNATURE", "BROADCASTING", "CANCELLING"]);
+const SIGNING = new Set(["PENDING_SIGNATURE", "BROADCASTING"]);
 const ON_CHAIN = new Set(["BROADCASTING", "PENDING", "CONFIRMING", "CONFIRMED", "COMPLETED", "PARTIALLY_COMPLETED"]);
 const ENDED: Record<string, Exclude<ApprovalState, "pending" | "approved">> = {
   REJECTED: "rejected",
@@ -46,6 +48,7 @@ export function custodyStage(view: Pick<CustodyTransaction, "status" | "subStatu
   if (WAITING_FOR_PEOPLE.has(view.status)) return { kind: "awaiting-approval" };
   if (QUEUED.has(view.status)) return { kind: "queued" };
   if (SIGNING.has(view.status)) return { kind: "signing" };
+  if (view.status === "CANCELLING") return { kind: "cancelling" };
   return { kind: "unknown" };
 }
 
@@ -68,6 +71,7 @@ export function phaseOfStage(stage: CustodyStage): TransactionPhase | null {
       return "confirming";
     case "ended":
       return "failed";
+    case "cancelling":
     case "unknown":
       return null;
   }
@@ -105,6 +109,8 @@ export function nextCustodyStep(known: CustodyKnown, view: CustodyTransaction, p
   switch (stage.kind) {
     case "unknown":
       return { kind: "wait", unknownStatus: view.status };
+    case "cancelling":
+      return { kind: "wait" };
     case "awaiting-approval":
       if (known.phase === "awaiting-approval" && pending) return { kind: "wait" };
       return {
