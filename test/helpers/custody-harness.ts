@@ -70,6 +70,16 @@ export async function startCustodyHarness(options: { name: string; env?: Record<
     return provider.byExternalId(transactionId)[0]!;
   };
 
+  /** A fresh vault submits `poke(tag)`; answers once the transaction waits for the provider's approval. */
+  const submitUntilAwaitingApproval = async (tag: number) => {
+    const vault = await newVault();
+    const fromBlock = await h.tools.client.getBlockNumber();
+    const transactionId = await submit(vault, tag);
+    const providerTx = await providerTransactionOf(transactionId);
+    await waitForPhase(transactionId, "awaiting-approval");
+    return { vault, fromBlock, transactionId, providerTx };
+  };
+
   /** The vault's transactions in mined blocks from `fromBlock` on. */
   const minedFrom = (vault: { address: Hex }, fromBlock: bigint) => h.tools.minedTransactionsOf(vault.address, fromBlock);
 
@@ -83,6 +93,7 @@ export async function startCustodyHarness(options: { name: string; env?: Record<
     submit,
     waitForPhase,
     providerTransactionOf,
+    submitUntilAwaitingApproval,
     minedFrom,
     stop: async () => {
       await h.stop();

@@ -55,13 +55,8 @@ describe("the custody route", () => {
   };
 
   it("waits in awaiting-approval until the provider approves, then completes once with the provider's hash", async () => {
-    const vault = await h.newVault();
-    const fromBlock = await h.tools.client.getBlockNumber();
     const approvedBefore = (await approvalsCounted("approved")) ?? 0;
-    const transactionId = await h.submit(vault, 1);
-    const providerTx = await h.providerTransactionOf(transactionId);
-
-    await h.waitForPhase(transactionId, "awaiting-approval");
+    const { vault, fromBlock, transactionId, providerTx } = await h.submitUntilAwaitingApproval(1);
     const waiting = await h.client.getTransactionStatus(transactionId);
     expect(waiting?.approval).toMatchObject({
       route: "custody",
@@ -91,10 +86,7 @@ describe("the custody route", () => {
     const subscriptionId = `sub_${crypto.randomUUID().replaceAll("-", "")}`;
     await createWebhookSubscription(h.db, { id: subscriptionId, url: receiver.url, eventTypes: ["transaction.awaiting-approval", "transaction.completed"], secrets: sealedSecrets(subscriptionId, [secret]) });
     try {
-      const vault = await h.newVault();
-      const transactionId = await h.submit(vault, 6);
-      const providerTx = await h.providerTransactionOf(transactionId);
-      await h.waitForPhase(transactionId, "awaiting-approval");
+      const { transactionId, providerTx } = await h.submitUntilAwaitingApproval(6);
 
       const pending = (await approvalsListed()).find((item) => item.transactionId === transactionId);
       expect(pending).toMatchObject({ route: "custody", phase: "awaiting-approval", approval: { state: "pending", provider: { transactionId: providerTx.id } } });
@@ -118,11 +110,7 @@ describe("the custody route", () => {
   });
 
   it("cancels the provider transaction when the transaction is cancelled during the approval wait, with nothing on chain", async () => {
-    const vault = await h.newVault();
-    const fromBlock = await h.tools.client.getBlockNumber();
-    const transactionId = await h.submit(vault, 7);
-    const providerTx = await h.providerTransactionOf(transactionId);
-    await h.waitForPhase(transactionId, "awaiting-approval");
+    const { vault, fromBlock, transactionId, providerTx } = await h.submitUntilAwaitingApproval(7);
 
     expect(await h.client.cancelTransaction(transactionId, { reason: "no longer wanted" })).toMatchObject({ accepted: true });
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
@@ -135,11 +123,7 @@ describe("the custody route", () => {
   });
 
   it("cancels the provider transaction when Restate cancels the run during the approval wait", async () => {
-    const vault = await h.newVault();
-    const fromBlock = await h.tools.client.getBlockNumber();
-    const transactionId = await h.submit(vault, 9);
-    await h.providerTransactionOf(transactionId);
-    await h.waitForPhase(transactionId, "awaiting-approval");
+    const { vault, fromBlock, transactionId } = await h.submitUntilAwaitingApproval(9);
 
     await createInvocationTools(h.stack).cancelRun(TRANSACTION_EXECUTION_WORKFLOW, transactionId);
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
@@ -149,11 +133,7 @@ describe("the custody route", () => {
   });
 
   it("finds the provider transaction by our id in a second run of the key, and never creates another", async () => {
-    const vault = await h.newVault();
-    const fromBlock = await h.tools.client.getBlockNumber();
-    const transactionId = await h.submit(vault, 8);
-    const providerTx = await h.providerTransactionOf(transactionId);
-    await h.waitForPhase(transactionId, "awaiting-approval");
+    const { vault, fromBlock, transactionId, providerTx } = await h.submitUntilAwaitingApproval(8);
     const createsBefore = h.provider.createRequests();
 
     // The run is killed and forgotten, as an operator's recovery does; the key is submitted again.
@@ -185,11 +165,7 @@ describe("the custody route", () => {
   });
 
   it("ends failed with the provider's sub-status when the provider rejects it, with nothing on chain", async () => {
-    const vault = await h.newVault();
-    const fromBlock = await h.tools.client.getBlockNumber();
-    const transactionId = await h.submit(vault, 2);
-    const providerTx = await h.providerTransactionOf(transactionId);
-    await h.waitForPhase(transactionId, "awaiting-approval");
+    const { vault, fromBlock, transactionId, providerTx } = await h.submitUntilAwaitingApproval(2);
 
     h.provider.reject(providerTx.id, "REJECTED_BY_USER");
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
@@ -203,11 +179,7 @@ describe("the custody route", () => {
   });
 
   it("keeps one provider transaction and one mined transaction when the worker is killed during the approval wait", async () => {
-    const vault = await h.newVault();
-    const fromBlock = await h.tools.client.getBlockNumber();
-    const transactionId = await h.submit(vault, 3);
-    const providerTx = await h.providerTransactionOf(transactionId);
-    await h.waitForPhase(transactionId, "awaiting-approval");
+    const { vault, fromBlock, transactionId, providerTx } = await h.submitUntilAwaitingApproval(3);
 
     await h.worker.crash();
     h.provider.approve(providerTx.id);
@@ -220,11 +192,7 @@ describe("the custody route", () => {
   });
 
   it("keeps one provider transaction and one mined transaction when the worker is killed while the provider broadcasts", async () => {
-    const vault = await h.newVault();
-    const fromBlock = await h.tools.client.getBlockNumber();
-    const transactionId = await h.submit(vault, 4);
-    const providerTx = await h.providerTransactionOf(transactionId);
-    await h.waitForPhase(transactionId, "awaiting-approval");
+    const { vault, fromBlock, transactionId, providerTx } = await h.submitUntilAwaitingApproval(4);
 
     h.provider.holdAt("BROADCASTING");
     try {
@@ -248,11 +216,7 @@ describe("the custody route", () => {
   });
 
   it("waits out a provider that answers 503 for a while", async () => {
-    const vault = await h.newVault();
-    const fromBlock = await h.tools.client.getBlockNumber();
-    const transactionId = await h.submit(vault, 5);
-    const providerTx = await h.providerTransactionOf(transactionId);
-    await h.waitForPhase(transactionId, "awaiting-approval");
+    const { vault, fromBlock, transactionId, providerTx } = await h.submitUntilAwaitingApproval(5);
 
     const refusedBefore = h.provider.refusedByOutage();
     h.provider.outage(503);

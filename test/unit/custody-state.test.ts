@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Hex } from "viem";
 import { custodyStage, failureCode, nextCustodyStep, nextPollDelay, phaseOfStage, type CustodyKnown } from "../../services/workflows/transaction-execution/custody-state.ts";
-import type { TransactionApproval } from "../../shared/signers/approval.ts";
+import { decidedOutcome, type TransactionApproval } from "../../shared/signers/approval.ts";
 import type { CustodyTransaction } from "../../shared/signers/custody/fireblocks.ts";
 
 const HASH = `0x${"ab".repeat(32)}` as Hex;
@@ -157,5 +157,16 @@ describe("the pause between two looks at the provider", () => {
     expect(nextPollDelay(100, false, settings)).toBe(150);
     expect(nextPollDelay(300, false, settings)).toBe(400);
     expect(nextPollDelay(400, false, settings)).toBe(400);
+  });
+});
+
+describe("the outcome a phase change decides (what dalp.ddwf.approvals counts)", () => {
+  it("is the new state when a pending wait ends", () => {
+    expect(decidedOutcome(pendingApproval, { ...pendingApproval, state: "rejected" })).toBe("rejected");
+  });
+  it("is nothing while still pending, without a wait, or for a wait decided before", () => {
+    expect(decidedOutcome(pendingApproval, pendingApproval)).toBeNull();
+    expect(decidedOutcome(null, { ...pendingApproval, state: "approved" })).toBeNull();
+    expect(decidedOutcome({ ...pendingApproval, state: "approved" }, { ...pendingApproval, state: "approved" })).toBeNull();
   });
 });
