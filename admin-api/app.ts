@@ -7,6 +7,7 @@
  *   POST /api/v2/admin/operator/restate/*                doctor, force-redeploy, cleanup-stale-deployments, recover-stuck-workflow
  *   GET  /api/v2/admin/operator/workflows/:name/:key     one workflow instance
  *   GET  /api/v2/admin/operator/dead-letters             dead letters;  POST …/:id/replay
+ *   GET  /api/v2/admin/operator/approvals                transactions waiting for approval
  *   GET  /api/v2/admin/audit-log                         operations audit rows
  *   GET  /api/v2/admin/operator/transactions/:id         one transaction;  POST …/:id/cancel
  *   GET  /api/v2/admin/whoami                            the caller's role and the operations it may call
@@ -27,6 +28,7 @@ import { DapiError, toErrorEnvelope } from "./errors.ts";
 import { requestId } from "./middleware/request-id.ts";
 import type { ServicesSource } from "./middleware/services.ts";
 import type { Operation } from "./openapi/operation.ts";
+import { APPROVALS_PREFIX, approvalOperations, createApprovalRoutes } from "./routes/approvals.ts";
 import { AUDIT_LOG_PREFIX, auditLogOperations, createAuditLogRoutes } from "./routes/audit-log.ts";
 import { CONSOLE_ROUTES, createConsoleRoutes } from "./routes/console.ts";
 import { createDeadLetterRoutes, DEAD_LETTERS_PREFIX, deadLetterOperations } from "./routes/dead-letters.ts";
@@ -55,6 +57,7 @@ export const DAPI_OPERATIONS: readonly Operation[] = [
   ...Object.values(deadLetterOperations),
   ...Object.values(auditLogOperations),
   ...Object.values(transactionOperations),
+  ...Object.values(approvalOperations),
   ...Object.values(webhookOperations),
   whoamiOperation,
 ];
@@ -92,6 +95,7 @@ export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
   app.route(DEAD_LETTERS_PREFIX, createDeadLetterRoutes(dependencies.operator));
   app.route(AUDIT_LOG_PREFIX, createAuditLogRoutes(dependencies.operator));
   app.route(TRANSACTIONS_PREFIX, createTransactionRoutes(dependencies.operator));
+  app.route(APPROVALS_PREFIX, createApprovalRoutes(dependencies.operator));
   app.route(WEBHOOKS_PREFIX, createWebhookRoutes(dependencies.operator));
   app.route("/", createWhoamiRoutes(dependencies.operator, [...DAPI_OPERATIONS, openApiOperation]));
   app.route("/", createConsoleRoutes());

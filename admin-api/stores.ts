@@ -6,6 +6,8 @@
 import type { Database } from "../shared/db/client.ts";
 import { findApiKeyByPlaintext, touchApiKey } from "../shared/db/repositories/api-keys.ts";
 import { finishAuditEntry, insertAuditEntry, listAuditEntries, type AuditCursor, type AuditEntryRow, type ListAuditEntriesParameters } from "../shared/db/repositories/audit-log.ts";
+import { listApprovals, type ApprovalCursor, type ApprovalRow } from "../shared/db/repositories/approvals.ts";
+import type { ApprovalState } from "../shared/signers/approval.ts";
 import { getDeadLetter, listDeadLetters, markDeadLetterReplayed, type DeadLetterRow } from "../shared/db/repositories/dead-letters.ts";
 import type { AuditOutcome, DeadLetterKind, DeadLetterStatus } from "../shared/db/schema/index.ts";
 
@@ -44,7 +46,11 @@ export type DeadLetterStore = {
   markReplayed(id: string, at: Date): Promise<boolean>;
 };
 
-export type DapiStores = { apiKeys: ApiKeyStore; audit: AuditStore; deadLetters: DeadLetterStore };
+export type ApprovalStore = {
+  list(filter: { state: ApprovalState; limit: number; after?: ApprovalCursor | undefined }): Promise<{ rows: ApprovalRow[]; nextCursor: ApprovalCursor | null }>;
+};
+
+export type DapiStores = { apiKeys: ApiKeyStore; audit: AuditStore; deadLetters: DeadLetterStore; approvals: ApprovalStore };
 
 export function createDatabaseStores(db: Database): DapiStores {
   return {
@@ -65,5 +71,6 @@ export function createDatabaseStores(db: Database): DapiStores {
       get: (id) => getDeadLetter(db, id),
       markReplayed: (id, at) => markDeadLetterReplayed(db, id, at),
     },
+    approvals: { list: (filter) => listApprovals(db, filter) },
   };
 }

@@ -12,11 +12,13 @@ import type { IndexerSource } from "../shared/evm/indexer-source.ts";
 import type { Logger } from "../shared/logger.ts";
 import { createRestateLogTransport } from "../shared/logger.ts";
 import type { SignerRegistry } from "../shared/signers/signer-registry.ts";
+import type { CustodyProvider } from "../shared/signers/custody/fireblocks.ts";
 import type { EngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import { createTransactionProcessor } from "./transaction-processor/object.ts";
 import { createProcessorSteps } from "./transaction-processor/steps.ts";
 import { createTransactionSteps } from "./workflows/transaction-execution/steps.ts";
+import { createCustodySteps } from "./workflows/transaction-execution/custody-steps.ts";
 import { createAssetIssuanceSteps } from "./workflows/asset-issuance/steps.ts";
 import { createAssetIssuanceWorkflow } from "./workflows/asset-issuance/workflow.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
@@ -37,6 +39,8 @@ export type TransactionSettings = {
   attributionSuffix: Hex;
   feeBumpPercent: number;
   maxFeePerGasGwei: number;
+  /** Polling of the custody provider's transactions. */
+  custody?: { pollIntervalMs: number; maxPollIntervalMs: number };
 };
 
 export type EndpointDependencies = {
@@ -44,6 +48,8 @@ export type EndpointDependencies = {
   logger: Logger;
   chains: ChainRegistry;
   signers: SignerRegistry;
+  /** The custody route's provider; absent or null: custody selections are refused. */
+  custody?: CustodyProvider | null;
   indexer: IndexerSource;
   metrics: EngineMetrics;
   transactions: TransactionSettings;
@@ -57,7 +63,8 @@ export type EndpointDependencies = {
 
 export function createServices(dependencies: EndpointDependencies) {
   const { db, chains, signers, metrics, transactions } = dependencies;
-  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, metrics });
+  const custody = dependencies.custody ? createCustodySteps({ db, chains, provider: dependencies.custody, attributionSuffix: transactions.attributionSuffix }) : null;
+  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, metrics, custody });
   const processorSteps = createProcessorSteps({
     db,
     chains,

@@ -16,6 +16,7 @@ import { registerScrapeTimeGauges } from "../shared/telemetry/scrape-time-gauges
 import { createChainAccess, createChainRegistry } from "../shared/evm/chain-access.ts";
 import { createChainHeadIndexerSource, createHttpIndexerSource } from "../shared/evm/indexer-source.ts";
 import { createSignerRegistry } from "../shared/signers/signer-registry.ts";
+import { createCustodyProvider } from "../shared/signers/custody/create-custody-provider.ts";
 import { createEngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import { createWebhookSecretBox } from "../shared/webhooks/secret-box.ts";
 import { createWebhookDispatcher } from "../shared/webhooks/target-policy.ts";
@@ -71,12 +72,15 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     cleanups.push(() => webhookDispatcher.close());
     if (!config.WEBHOOK_SECRET_KEYS) logger.warn("WEBHOOK_SECRET_KEYS is not set: webhook deliveries cannot open their subscriptions' secrets");
     const chains = createChainRegistry([createChainAccess({ rpcUrl: config.CHAIN_RPC_URL, chainId: config.CHAIN_ID })]);
+    const custody = await createCustodyProvider(config);
+    if (custody) logger.info("custody route on", { provider: custody.name, basePath: config.FIREBLOCKS_BASE_PATH, assetId: config.FIREBLOCKS_ASSET_ID });
     const endpoint: RunningEndpoint = await listenEndpoint(
       {
         db: database.db,
         logger,
         chains,
         signers: createSignerRegistry({ privateKeys: config.SIGNER_DEV_KEYS }),
+        custody,
         indexer: config.INDEXER_STATUS_URL ? createHttpIndexerSource(config.INDEXER_STATUS_URL) : createChainHeadIndexerSource(chains),
         metrics: createEngineMetrics(telemetry.meter),
         transactions: {
@@ -88,6 +92,7 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
           attributionSuffix: config.TX_ATTRIBUTION_SUFFIX as Hex,
           feeBumpPercent: config.TX_FEE_BUMP_PERCENT,
           maxFeePerGasGwei: config.TX_MAX_FEE_PER_GAS_GWEI,
+          custody: { pollIntervalMs: config.CUSTODY_POLL_INTERVAL_MS, maxPollIntervalMs: config.CUSTODY_POLL_MAX_INTERVAL_MS },
         },
         admin,
         webhooks: {

@@ -184,6 +184,21 @@ export const configSchema = z.object({
   EXCHANGE_RATE_MAX_AGE_MS: positiveInt.default(300_000),
   /** Indexer status URL answering JSON {"blockNumber": n}; unset means the chain head is the indexer. */
   INDEXER_STATUS_URL: httpUrl.optional(),
+  /**
+   * API key of the Fireblocks API user the custody route acts as. Set (with
+   * FIREBLOCKS_SECRET_KEY_PATH) to turn the custody route on; unset, custody selections are refused.
+   */
+  FIREBLOCKS_API_KEY: z.string().min(1).max(200).optional(),
+  /** File holding that API user's RSA private key (PEM); read once at start, never logged or journaled. */
+  FIREBLOCKS_SECRET_KEY_PATH: z.string().min(1).optional(),
+  /** Base URL of the Fireblocks API, `/v1` included (the sandbox, an EU workspace, or a local test server). */
+  FIREBLOCKS_BASE_PATH: httpUrl.default("https://api.fireblocks.io/v1"),
+  /** The provider's id of CHAIN_ID's base asset (ETH, ETH_TEST5, MATIC_POLYGON, …): what contract calls are sent as. */
+  FIREBLOCKS_ASSET_ID: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "must be a Fireblocks asset id such as ETH or ETH_TEST5").default("ETH"),
+  /** First pause between two looks at a custody provider's transaction; it grows while nothing changes. */
+  CUSTODY_POLL_INTERVAL_MS: positiveInt.default(5_000),
+  /** Longest pause between two looks at a custody provider's transaction (also while the provider is down). */
+  CUSTODY_POLL_MAX_INTERVAL_MS: positiveInt.default(60_000),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -245,6 +260,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(problems);
   }
   const parsed = result.data;
+  const pairProblems = [
+    ...(parsed.FIREBLOCKS_API_KEY && !parsed.FIREBLOCKS_SECRET_KEY_PATH ? [{ variable: "FIREBLOCKS_SECRET_KEY_PATH", problem: "must be set when FIREBLOCKS_API_KEY is" }] : []),
+    ...(!parsed.FIREBLOCKS_API_KEY && parsed.FIREBLOCKS_SECRET_KEY_PATH ? [{ variable: "FIREBLOCKS_API_KEY", problem: "must be set when FIREBLOCKS_SECRET_KEY_PATH is" }] : []),
+    ...(parsed.CUSTODY_POLL_MAX_INTERVAL_MS < parsed.CUSTODY_POLL_INTERVAL_MS
+      ? [{ variable: "CUSTODY_POLL_MAX_INTERVAL_MS", problem: `must be at least CUSTODY_POLL_INTERVAL_MS (${parsed.CUSTODY_POLL_INTERVAL_MS})` }]
+      : []),
+  ];
+  if (pairProblems.length > 0) throw new ConfigError(pairProblems);
   return {
     ...parsed,
     RESTATE_ADMIN_URL: parsed.RESTATE_ADMIN_URL ?? DEFAULT_RESTATE_ADMIN_URL,

@@ -119,6 +119,11 @@ async function main(): Promise<void> {
     if (devSigners.length > 0) {
       say(`  Dev signers       ${devSigners.map((key) => privateKeyToAddress(key as `0x${string}`)).join(", ")} (anvil accounts)`);
     }
+    say(
+      config.FIREBLOCKS_API_KEY
+        ? `  Custody route     Fireblocks at ${config.FIREBLOCKS_BASE_PATH} (asset ${config.FIREBLOCKS_ASSET_ID})`
+        : "  Custody route     off (set FIREBLOCKS_API_KEY and FIREBLOCKS_SECRET_KEY_PATH to turn it on)",
+    );
     if (identityLine) say(identityLine);
     for (const line of demoLines) say(line);
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);

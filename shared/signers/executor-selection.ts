@@ -16,7 +16,7 @@ export const executorSelectionSchema = z.discriminatedUnion("route", [
 export type ExecutorSelection = z.infer<typeof executorSelectionSchema>;
 export type SignerRouteKind = ExecutorSelection["route"];
 
-export const IMPLEMENTED_ROUTES: readonly SignerRouteKind[] = ["eoa"];
+export const IMPLEMENTED_ROUTES: readonly SignerRouteKind[] = ["eoa", "custody"];
 
 /** Two selections are the same when their canonical JSON is (key order does not matter). */
 export function sameExecutorSelection(a: ExecutorSelection, b: ExecutorSelection): boolean {

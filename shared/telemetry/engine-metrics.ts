@@ -10,6 +10,7 @@
 import type { Meter } from "@opentelemetry/api";
 import { NONCE_FILL_REASONS, TRANSACTION_PHASES, type NonceFillReason, type TransactionPhase } from "../db/schema/transactions.ts";
 import type { ReconciliationFinding } from "../db/schema/reconciliation-reports.ts";
+import { APPROVAL_OUTCOMES, APPROVAL_ROUTES, type ApprovalOutcome, type ApprovalRoute } from "../signers/approval.ts";
 
 /** The workflow types counted in `dalp.ddwf.workflow.completed` (every `restate.workflow` ddwf binds). */
 export const WORKFLOW_TYPES = [
@@ -41,6 +42,7 @@ export type EngineMetrics = {
   nonceReplacement(outcome: "replaced" | "refused"): void;
   nonceFilled(reason: NonceFillReason): void;
   transactionDuration(milliseconds: number, phase: TransactionPhase): void;
+  approvalDecided(route: ApprovalRoute, outcome: ApprovalOutcome): void;
 };
 
 export function createEngineMetrics(meter: Meter): EngineMetrics {
@@ -63,6 +65,9 @@ export function createEngineMetrics(meter: Meter): EngineMetrics {
   const replacements = meter.createCounter("dalp.ddwf.nonce.replacements", {
     description: "Fee replacements of stuck transactions sent to the node, by outcome (replaced, refused)",
   });
+  const approvals = meter.createCounter("dalp.ddwf.approvals", {
+    description: "Approval waits that ended, by signer route and outcome (approved, rejected, expired, cancelled, failed)",
+  });
   const duration = meter.createHistogram("dalp.ddwf.transaction.duration_ms", {
     description: "Time from a transaction workflow's start to its terminal phase",
     unit: "ms",
@@ -77,7 +82,11 @@ export function createEngineMetrics(meter: Meter): EngineMetrics {
   for (const kind of RECONCILIATION_KINDS) reconciliation.add(0, { kind });
   for (const outcome of REPLACEMENT_OUTCOMES) replacements.add(0, { outcome });
   for (const reason of NONCE_FILL_REASONS) fills.add(0, { reason });
+  for (const route of APPROVAL_ROUTES) {
+    for (const outcome of APPROVAL_OUTCOMES) approvals.add(0, { route, outcome });
+  }
   return {
+    approvalDecided: (route, outcome) => approvals.add(1, { route, outcome }),
     transactionDuration: (milliseconds, phase) => duration.record(milliseconds, { phase }),
     nonceReplacement: (outcome) => replacements.add(1, { outcome }),
     nonceFilled: (reason) => fills.add(1, { reason }),

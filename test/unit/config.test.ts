@@ -34,6 +34,19 @@ describe("loadConfig", () => {
     expect(error.message).toContain("must be true or false");
   });
 
+  it("turns the custody route on only with both the Fireblocks API key and its secret key file", () => {
+    expect(loadConfig({}).FIREBLOCKS_API_KEY).toBeUndefined();
+    expect(() => loadConfig({ FIREBLOCKS_API_KEY: "fb-key" })).toThrowError(/FIREBLOCKS_SECRET_KEY_PATH: must be set when FIREBLOCKS_API_KEY is/);
+    expect(() => loadConfig({ FIREBLOCKS_SECRET_KEY_PATH: "/run/secrets/fb.pem" })).toThrowError(/FIREBLOCKS_API_KEY: must be set/);
+    const config = loadConfig({ FIREBLOCKS_API_KEY: "fb-key", FIREBLOCKS_SECRET_KEY_PATH: "/run/secrets/fb.pem" });
+    expect(config.FIREBLOCKS_BASE_PATH).toBe("https://api.fireblocks.io/v1");
+    expect(config.FIREBLOCKS_ASSET_ID).toBe("ETH");
+  });
+
+  it("refuses a custody poll cap below the first interval", () => {
+    expect(() => loadConfig({ CUSTODY_POLL_INTERVAL_MS: "5000", CUSTODY_POLL_MAX_INTERVAL_MS: "1000" })).toThrowError(/CUSTODY_POLL_MAX_INTERVAL_MS/);
+  });
+
   it("never repeats a secret value in its error message", () => {
     expect(() => loadConfig({ DAPI_BOOTSTRAP_API_KEY: "short-secret" })).toThrowError(/DAPI_BOOTSTRAP_API_KEY.*<redacted>/);
     expect(() => loadConfig({ DAPI_BOOTSTRAP_API_KEY: "short-secret" })).not.toThrowError(/short-secret/);

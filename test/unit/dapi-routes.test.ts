@@ -33,6 +33,7 @@ function createFakes() {
       list: async () => ({ entries: [], nextCursor: null }),
     },
     deadLetters: { list: async () => [], get: async () => undefined, markReplayed: async () => false },
+    approvals: { list: async () => ({ rows: [], nextCursor: null }) },
   };
   const admin = new Proxy({} as RestateAdminClient, {
     get: (_target, property) => () => {

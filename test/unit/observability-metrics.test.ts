@@ -4,6 +4,7 @@ import { connectDatabase } from "../../shared/db/client.ts";
 import { createReadiness } from "../../shared/http/readiness.ts";
 import { createLogger } from "../../shared/logger.ts";
 import type { RestateAdminClient } from "../../shared/restate/admin-client.ts";
+import { APPROVAL_OUTCOMES, APPROVAL_ROUTES } from "../../shared/signers/approval.ts";
 import { createEngineMetrics, DEAD_LETTER_KINDS, WORKFLOW_TYPES } from "../../shared/telemetry/engine-metrics.ts";
 import { registerScrapeTimeGauges, stalledInvocationsQuery } from "../../shared/telemetry/scrape-time-gauges.ts";
 import { createTelemetry } from "../../shared/telemetry/telemetry.ts";
@@ -23,6 +24,7 @@ describe("observability: exposed names", () => {
     const families = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`));
     expect([...families].sort()).toEqual(
       [
+        "dalp_ddwf_approvals_total counter",
         "dalp_ddwf_dead_letters_total counter",
         "dalp_ddwf_endpoint_registrations_total counter",
         "dalp_ddwf_exchange_rate_schedulers_active gauge",
@@ -62,6 +64,9 @@ describe("observability: exposed names", () => {
       "webhook-delivery": 0,
     });
     expect(findSamples(text, "dalp_ddwf_endpoint_registrations_total", { outcome: "failed" }).map((s) => s.value)).toEqual([0]);
+    for (const route of APPROVAL_ROUTES) {
+      for (const outcome of APPROVAL_OUTCOMES) expect(findSamples(text, "dalp_ddwf_approvals_total", { route, outcome }).map((s) => s.value)).toEqual([0]);
+    }
     await telemetry.shutdown();
   });
 });

@@ -80,6 +80,7 @@ export function createTransactionClient(parameters: CreateTransactionClientParam
         nonce: row.nonce ?? null,
         error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? "" } : null,
         blockNumber: row.blockNumber ?? null,
+        ...(row.approval ? { approval: row.approval } : {}),
       };
     }
     // The workflow's status, or once Restate's retention of the run ended, the stored record's.

@@ -36,11 +36,65 @@ export const TRANSACTION_ERROR_STATUS = {
   FEE_CAP_REACHED: 422,
   /** A terminal failure after broadcast that has no code of its own. */
   CONFIRMATION_FAILED: 500,
+  /** The custody provider refused to create the transaction (a request it calls invalid). */
+  PROVIDER_REFUSED: 422,
+  /** The custody route cannot carry this operation (a contract deployment). */
+  CUSTODY_OPERATION_UNSUPPORTED: 422,
 } as const;
 
-export type TransactionErrorCode = keyof typeof TRANSACTION_ERROR_STATUS;
+/**
+ * How a custody provider ended a transaction, in its own words: its sub-status when it gave one
+ * of these, else its primary status. Fireblocks' names; a sub-status not listed here is reported
+ * by its primary status (and kept in the approval's `provider.subStatus`).
+ */
+export const CUSTODY_FAILURE_CODES = [
+  // primary statuses
+  "REJECTED",
+  "BLOCKED",
+  "FAILED",
+  "TIMEOUT",
+  // rejected and blocked
+  "REJECTED_BY_USER",
+  "BLOCKED_BY_POLICY",
+  "REJECTED_AML_SCREENING",
+  "AUTHORIZATION_FAILED",
+  "AUTHORIZER_NOT_FOUND",
+  "UNAUTHORISED_USER",
+  // cancelled by someone at the provider
+  "CANCELLED_BY_USER",
+  "CANCELLED_BY_USER_REQUEST",
+  // failed
+  "INSUFFICIENT_FUNDS",
+  "INSUFFICIENT_FUNDS_FOR_FEE",
+  "INVALID_ADDRESS",
+  "GAS_LIMIT_TOO_LOW",
+  "ACTUAL_FEE_TOO_HIGH",
+  "MAX_FEE_EXCEEDED",
+  "FAIL_ON_LOW_FEE",
+  "AMOUNT_TOO_SMALL",
+  "NONCE_ALLOCATION_FAILED",
+  "DROPPED_BY_BLOCKCHAIN",
+  "REJECTED_BY_BLOCKCHAIN",
+  "SMART_CONTRACT_EXECUTION_FAILED",
+  "TX_OUTDATED",
+  "NETWORK_ERROR",
+  "INTERNAL_ERROR",
+  "UNKNOWN_ERROR",
+] as const;
+
+export type CustodyFailureCode = (typeof CUSTODY_FAILURE_CODES)[number];
+
+/** A provider's ending is a policy or funds outcome, not an outage of ours. */
+export const CUSTODY_FAILURE_STATUS = 422;
+
+export type TransactionErrorCode = keyof typeof TRANSACTION_ERROR_STATUS | CustodyFailureCode;
+
+export function isCustodyFailureCode(code: string): code is CustodyFailureCode {
+  return (CUSTODY_FAILURE_CODES as readonly string[]).includes(code);
+}
 
 /** A terminal error with a catalogued code and its status; `metadata` travels with it. */
 export function transactionError(code: TransactionErrorCode, message: string, metadata?: Record<string, string>): DomainTerminalError<TransactionErrorCode> {
-  return new DomainTerminalError(code, message, { httpStatus: TRANSACTION_ERROR_STATUS[code], ...(metadata ? { metadata } : {}) });
+  const httpStatus = isCustodyFailureCode(code) ? CUSTODY_FAILURE_STATUS : TRANSACTION_ERROR_STATUS[code];
+  return new DomainTerminalError(code, message, { httpStatus, ...(metadata ? { metadata } : {}) });
 }

@@ -13,6 +13,7 @@
 import type * as restate from "@restatedev/restate-sdk";
 import type { Database } from "../../../shared/db/client.ts";
 import { recordTransactionEvents } from "../../../shared/db/repositories/transaction-events.ts";
+import { decidedOutcome, type ApprovalOutcome, type ApprovalRoute } from "../../../shared/signers/approval.ts";
 import { startWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import { TERMINAL_PHASES, type TransactionPhase, type TransactionStatus } from "./status.ts";
 
@@ -20,12 +21,17 @@ export type PhaseMetrics = {
   workflowCompleted(workflowType: string, outcome: "success" | "terminal_error"): void;
   transactionDuration(milliseconds: number, phase: TransactionPhase): void;
   phaseEntered(phase: TransactionPhase): void;
+  /** An approval wait ended (counted by route and outcome). */
+  approvalDecided?(route: ApprovalRoute, outcome: ApprovalOutcome): void;
 };
 
 type RecorderContext = Pick<restate.WorkflowContext, "run" | "set" | "workflowSendClient">;
 
-/** One phase change: the whole status after it, and what else the record keeps. */
-export type PhaseChange = { status: TransactionStatus; blockHash?: string | null; reason?: string | undefined };
+/**
+ * One phase change: the whole status after it, and what else the record keeps. `approvalDecided`
+ * is set when the change ended an approval wait (the recorder compares the status before it).
+ */
+export type PhaseChange = { status: TransactionStatus; blockHash?: string | null; reason?: string | undefined; approvalDecided?: ApprovalOutcome | null };
 
 export type PhaseRecorder = {
   readonly status: TransactionStatus;
@@ -60,6 +66,8 @@ export async function recordPhaseChanges(
       blockNumber: status.blockNumber ?? null,
       blockHash: blockHash ?? null,
       reason: reason ?? null,
+      // Only a route with approval has one; the others leave the column as it is.
+      ...(status.approval !== undefined ? { approval: status.approval } : {}),
       data: {
         transactionId: parameters.transactionId,
         phase: status.phase,
@@ -68,12 +76,14 @@ export async function recordPhaseChanges(
         error: status.error,
         blockNumber: status.blockNumber ?? null,
         ...(reason ? { reason } : {}),
+        ...(status.approval ? { approval: status.approval } : {}),
       },
     })),
   });
   // Counted last, after everything that can fail: a retried step does not count twice.
-  for (const { status } of parameters.changes) {
+  for (const { status, approvalDecided } of parameters.changes) {
     metrics.phaseEntered(status.phase);
+    if (approvalDecided && status.approval) metrics.approvalDecided?.(status.approval.route, approvalDecided);
     // Inside the step: reading the clock here is part of the side effect, never replayed.
     // eslint-disable-next-line no-restricted-properties
     if (TERMINAL_PHASES.includes(status.phase)) metrics.transactionDuration(Date.now() - parameters.startedAt, status.phase);
@@ -105,8 +115,9 @@ export function createPhaseRecorder(
   const record = async (changes: { phase: TransactionPhase; change?: Partial<TransactionStatus> & { blockHash?: string | null }; reason?: string | undefined }[]) => {
     const recorded: PhaseChange[] = changes.map(({ phase, change = {}, reason }) => {
       const { blockHash, ...statusChange } = change;
+      const before = status.approval;
       status = { ...status, ...statusChange, phase };
-      return { status, blockHash: blockHash ?? null, reason };
+      return { status, blockHash: blockHash ?? null, reason, approvalDecided: decidedOutcome(before, status.approval) };
     });
     const firstStep = step + 1;
     step += changes.length;

@@ -1,6 +1,7 @@
 /** The phases of a transaction and the status the workflow's shared `status` handler returns. */
 import { z } from "zod";
 import { TRANSACTION_PHASES, type TransactionPhase } from "../../../shared/db/schema/transactions.ts";
+import { transactionApprovalSchema } from "../../../shared/signers/approval.ts";
 
 // One list of phases: the status record's column type is the workflow's phase type.
 export { TRANSACTION_PHASES, type TransactionPhase } from "../../../shared/db/schema/transactions.ts";
@@ -19,5 +20,7 @@ export const transactionStatusSchema = z.object({
   nonce: z.number().int().nonnegative().nullable(),
   error: transactionErrorSchema.nullable(),
   blockNumber: z.number().int().nonnegative().nullable().optional(),
+  /** Routes with approval only: what the transaction waits for (or waited for) and how it ended. */
+  approval: transactionApprovalSchema.nullable().optional(),
 });
 export type TransactionStatus = z.infer<typeof transactionStatusSchema>;

@@ -12,6 +12,8 @@ import { transactions, transactionSignatures, transactionTransitions } from "../
 import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
+import type { TransactionApproval } from "../../../shared/signers/approval.ts";
+import type { CustodySteps } from "./custody-steps.ts";
 import type { Signature } from "../../transaction-processor/types.ts";
 import { isCanonical, observeNonce, rebroadcast, revertReasonOf, type ObserveNonceParameters } from "./chain-observation.ts";
 import { startOf, type StartDecision, type StoredPhase } from "./decide.ts";
@@ -38,6 +40,8 @@ export type LoadedTransaction = {
     errorMessage: string | null;
     cancelRequested: boolean;
     cancelReason: string | null;
+    /** What an approval wait of an earlier run waited for (routes with approval only). */
+    approval: TransactionApproval | null;
     /** The phase of the latest transition, null before the first. */
     lastTransitionPhase: StoredPhase | null;
   };
@@ -51,6 +55,8 @@ export type TransactionStepDependencies = {
   signers: SignerRegistry;
   indexer: IndexerSource;
   metrics: PhaseMetrics;
+  /** The custody route's steps; null when no custody provider is configured. */
+  custody?: CustodySteps | null;
 };
 
 /** What the first step of a run found and did. */
@@ -103,7 +109,10 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
       const { loaded } = stored;
       const startedAt = Date.now();
       const start = startOf(loaded.record, loaded.signatures);
-      const signerKnown = dependencies.signers.has(loaded.operation.signerAddress);
+      const executor = loaded.operation.executor;
+      // Custody: the provider holds the key (the vault's address is checked before the provider is asked).
+      const signerKnown =
+        executor.route === "custody" ? dependencies.custody?.providerName === executor.provider : dependencies.signers.has(loaded.operation.signerAddress);
       let submitting: RunStart["submitting"] = null;
       if (start.kind === "start" && loaded.record.lastTransitionPhase !== "submitting") {
         const status = { phase: "submitting" as const, transactionId, txHash: null, nonce: null, error: null, blockNumber: null };
@@ -114,6 +123,7 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
     },
     storeOrLoad,
     indexerIsChainHead: dependencies.indexer.name === "chain-head",
+    custody: dependencies.custody ?? null,
     observe: (chainId: number, parameters: ObserveNonceParameters) => observeNonce(chainFor(chainId), parameters),
     rebroadcast: (chainId: number, raw: Hex) => rebroadcast(chainFor(chainId), raw),
     isCanonical: (chainId: number, blockNumber: number, blockHash: Hex) => isCanonical(chainFor(chainId), blockNumber, blockHash),
@@ -171,7 +181,7 @@ async function storeOperation(db: Database, operation: StoredOperation): Promise
   return {
     runId: crypto.randomUUID(),
     operation,
-    record: { phase: "submitting", txHash: null, nonce: null, blockNumber: null, errorCode: null, errorMessage: null, cancelRequested: false, cancelReason: null, lastTransitionPhase: null },
+    record: { phase: "submitting", txHash: null, nonce: null, blockNumber: null, errorCode: null, errorMessage: null, cancelRequested: false, cancelReason: null, approval: null, lastTransitionPhase: null },
     signatures: [],
   };
 }
@@ -211,6 +221,7 @@ export async function loadTransaction(db: Database, transactionId: string): Prom
       errorMessage: stored.errorMessage ?? null,
       cancelRequested: stored.cancelRequestedAt !== null,
       cancelReason: stored.cancelReason ?? null,
+      approval: stored.approval ?? null,
       lastTransitionPhase: lastTransitionPhase ?? null,
     },
     signatures: (typeof signatures === "string" ? (JSON.parse(signatures) as StoredSignatureJson[]) : signatures).map((signature) => ({ ...signature, nonce: Number(signature.nonce) })),

@@ -29,6 +29,7 @@ import { getTransaction } from "../../../shared/db/repositories/transactions.ts"
 import { errorCodeOf } from "../../../shared/errors.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
+import type { TransactionApproval } from "../../../shared/signers/approval.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
 import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
 import { countRefusedInput } from "../../../shared/telemetry/count-refused-input.ts";
@@ -37,9 +38,11 @@ import { processorKey } from "../../transaction-processor/state.ts";
 import type { MinedTransaction, ReplaceRequest, ReplaceResult, Signature, SignedCall, SubmitRequest, SubmitResult } from "../../transaction-processor/types.ts";
 import { startWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import { waitForNextBlock } from "../chain-monitor/object.ts";
+import { createCustodyRoute, type CustodySettings } from "./custody-route.ts";
 import { afterRebroadcast, hasCancellation, highestSignedFees, nextAction, type Watch } from "./decide.ts";
 import { transactionError, type TransactionErrorCode } from "./errors.ts";
 import { createPhaseRecorder, WORKFLOW_TYPE, type PhaseMetrics } from "./phase-recorder.ts";
+import { RunEnded } from "./run-ended.ts";
 import { TERMINAL_PHASES, transactionStatusSchema, type TransactionStatus } from "./status.ts";
 import { storedOperationOf, submissionOutcomeSchema, transactionOperationSchema, type StoredOperation, type SubmissionOutcome, type TransactionOperation } from "./operation.ts";
 import type { LoadedTransaction, RunRefused, RunStart, TransactionSteps } from "./steps.ts";
@@ -53,6 +56,8 @@ export type TransactionWorkflowSettings = {
   preBroadcastRetryMs: number;
   /** How long Restate keeps a finished run (its status and output); then status reads use the record. */
   retentionMs: number;
+  /** The custody route's polling of its provider. */
+  custody?: Omit<CustodySettings, "preBroadcastRetryMs">;
 };
 
 export type TransactionWorkflowMetrics = PhaseMetrics & { deadLettered(kind: string): void };
@@ -81,17 +86,6 @@ class NotCanonical extends Error {
   constructor(blockNumber: number) {
     super(`block ${blockNumber} is no longer canonical`);
     this.blockNumber = blockNumber;
-  }
-}
-
-/** Ends a run: the terminal phase is recorded, then the run fails with its code. */
-class RunEnded extends Error {
-  readonly code: TransactionErrorCode;
-  readonly change: Partial<TransactionStatus>;
-  constructor(code: TransactionErrorCode, message: string, change: Partial<TransactionStatus> = {}) {
-    super(message);
-    this.code = code;
-    this.change = change;
   }
 }
 
@@ -159,6 +153,21 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         const sender = { organizationId: operation.organizationId, signerAddress: operation.signerAddress, chainId: operation.chainId };
         const processor = ctx.objectClient(transactionProcessor, key);
         const cancel = ctx.promise<CancelTransactionRequest>(CANCEL_PROMISE);
+        const executor = operation.executor;
+        // The custody route (custody-route.ts): the provider signs and broadcasts; the watch below confirms.
+        const custody =
+          executor.route === "custody" && steps.custody
+            ? createCustodyRoute({
+                ctx,
+                steps: steps.custody,
+                settings: { pollIntervalMs: 5_000, maxPollIntervalMs: 60_000, ...settings.custody, preBroadcastRetryMs: settings.preBroadcastRetryMs },
+                recorder,
+                transactionId,
+                operation: { ...operation, executor },
+                cancel,
+                storedApproval: record.approval,
+              })
+            : null;
         let cancelRequested = record.cancelRequested;
         let attempt = 0;
         let watch: Watch | null = start.kind === "resume" ? resumedWatch(loaded, start.nonce, cancelRequested, await ctx.date.now()) : null;
@@ -282,7 +291,13 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               steps.observe(operation.chainId, { signerAddress: operation.signerAddress, nonce: current.nonce, hashes, confirmations: settings.confirmations }),
             );
             const now = await ctx.date.now();
-            const action = observation ? nextAction(current, observation, now, settings) : ({ kind: "wait" } as const);
+            let action = observation ? nextAction(current, observation, now, settings) : ({ kind: "wait" } as const);
+            if (custody) {
+              // The provider owns fees and re-broadcasts: ddwf only asks it when the chain does not show the hash.
+              const reviewed = await custody.reviewWatchAction(current.signatures, action, round);
+              if (reviewed.adopted) current.signatures = [...current.signatures, reviewed.adopted];
+              action = reviewed.action;
+            }
             if (observation?.kind === "inconclusive") ctx.console.info("chain view not conclusive yet; looking again", { transactionId, why: observation.why });
 
             if (action.kind === "settle-mined") {
@@ -360,9 +375,19 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         /** Everything from route checks to a settled nonce; re-entered after a Restate cancellation. */
         const execute = async (): Promise<TransactionStatus> => {
           if (!watch) {
-            if (cancelRequested) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
+            if (cancelRequested && !custody) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
             if (!IMPLEMENTED_ROUTES.includes(operation.executor.route)) {
               throw transactionError("SIGNER_ROUTE_UNSUPPORTED", `signer route "${operation.executor.route}" is not available on this worker`);
+            }
+            if (executor.route === "custody") {
+              if (!custody || !begun.signerKnown) throw transactionError("SIGNER_ROUTE_UNSUPPORTED", `custody provider "${executor.provider}" is not configured on this worker`);
+              const state = { cancelRequested };
+              const broadcast = await custody.untilBroadcast(state);
+              cancelRequested = state.cancelRequested;
+              watch = watchOf([{ ...broadcast.signature, nonce: broadcast.nonce }], broadcast.nonce, cancelRequested, await ctx.date.now());
+              progress.stage = "watching";
+              announced = true;
+              return watchUntilSettled(watch);
             }
             if (!begun.signerKnown) throw transactionError("SIGNER_NOT_FOUND", `no key is registered for signer ${operation.signerAddress}`);
             const taken = await takeNonce();
@@ -428,7 +453,8 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
                   }
                 }
               }
-              if (watch) continue;
+              // Custody: the provider is asked to cancel and the run follows what it does.
+              if (watch || custody) continue;
               error = new RunEnded("CANCELLED", "cancelled through Restate before a nonce was taken", { txHash: null, nonce: null });
             }
             if (error instanceof RunEnded) {
@@ -484,7 +510,17 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         if (status) return status;
         const stored = await ctx.run("read-record", async () => {
           const row = await getTransaction(db, ctx.key);
-          return row ? statusOfRecord(ctx.key, { ...row, txHash: (row.txHash ?? null) as Hex | null, nonce: row.nonce ?? null, blockNumber: row.blockNumber ?? null, errorCode: row.errorCode ?? null, errorMessage: row.errorMessage ?? null }) : null;
+          return row
+            ? statusOfRecord(ctx.key, {
+                ...row,
+                txHash: (row.txHash ?? null) as Hex | null,
+                nonce: row.nonce ?? null,
+                blockNumber: row.blockNumber ?? null,
+                errorCode: row.errorCode ?? null,
+                errorMessage: row.errorMessage ?? null,
+                approval: row.approval ?? null,
+              })
+            : null;
         });
         if (!stored) throw transactionError("TRANSACTION_NOT_FOUND", `no transaction ${ctx.key}`);
         return stored;
@@ -579,7 +615,15 @@ function resumedWatch(loaded: LoadedTransaction, nonce: number, cancelRequested:
 /** The status a run starts from (or reports): the stored record's. */
 function statusOfRecord(
   transactionId: string,
-  record: { phase: TransactionStatus["phase"]; txHash: Hex | null | string; nonce: number | null; blockNumber: number | null; errorCode: string | null; errorMessage: string | null },
+  record: {
+    phase: TransactionStatus["phase"];
+    txHash: Hex | null | string;
+    nonce: number | null;
+    blockNumber: number | null;
+    errorCode: string | null;
+    errorMessage: string | null;
+    approval?: TransactionApproval | null;
+  },
 ): TransactionStatus {
   return {
     phase: record.phase,
@@ -588,6 +632,7 @@ function statusOfRecord(
     nonce: record.nonce,
     error: record.errorCode ? { code: record.errorCode, message: record.errorMessage ?? "" } : null,
     blockNumber: record.blockNumber,
+    ...(record.approval ? { approval: record.approval } : {}),
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
+import type { TransactionApproval } from "../../signers/approval.ts";
 import type { TransactionPhase } from "../schema/index.ts";
 
 export type TransactionEventChange = {
@@ -20,6 +21,8 @@ export type TransactionEventChange = {
   blockNumber: number | null;
   blockHash: string | null;
   reason: string | null;
+  /** The approval object the record keeps after the change; absent leaves the column as it is. */
+  approval?: TransactionApproval | null;
   /** The event's `data`. */
   data: Record<string, unknown>;
 };
@@ -62,6 +65,7 @@ export async function recordTransactionEvents(
       update transactions set
         phase = ${last.phase}, tx_hash = ${last.txHash}, nonce = ${last.nonce}, error_code = ${last.errorCode},
         error_message = ${last.errorMessage}, block_number = ${last.blockNumber}, block_hash = ${last.blockHash},
+        ${last.approval === undefined ? sql`` : sql`approval = ${last.approval === null ? null : JSON.stringify(last.approval)}::jsonb,`}
         updated_at = ${at}::timestamptz, phase_changed_at = ${at}::timestamptz
       where id = ${transactionId} and exists (select 1 from inserted)
       returning 1

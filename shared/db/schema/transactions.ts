@@ -1,5 +1,7 @@
 /** Stored transaction operations and their status record, plus every phase change. */
+import { sql } from "drizzle-orm";
 import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import type { TransactionApproval } from "../../signers/approval.ts";
 
 export const TRANSACTION_PHASES = ["submitting", "awaiting-approval", "confirming", "completed", "blocked", "failed", "dead-letter"] as const;
 export type TransactionPhase = (typeof TRANSACTION_PHASES)[number];
@@ -41,6 +43,8 @@ export const transactions = pgTable(
     /** Set when a cancellation was asked for (cancel API, Restate cancel, reconciliation). */
     cancelRequestedAt: timestamp({ withTimezone: true, mode: "date" }),
     cancelReason: text(),
+    /** What an approval wait waits for, and how it ended (routes with approval only; null otherwise). */
+    approval: jsonb().$type<TransactionApproval>(),
     ...timestamps,
     phaseChangedAt: timestamp({ withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
@@ -49,6 +53,10 @@ export const transactions = pgTable(
     uniqueIndex("transactions_organization_idempotency_key_unique").on(table.organizationId, table.idempotencyKey),
     index("transactions_phase_updated_at_idx").on(table.phase, table.updatedAt),
     index("transactions_sender_idx").on(table.organizationId, table.signerAddress, table.chainId),
+    // The approvals list by state; partial, so transactions without an approval cost nothing.
+    index("transactions_approval_state_idx")
+      .on(sql`(${table.approval}->>'state')`, table.createdAt, table.id)
+      .where(sql`${table.approval} is not null`),
   ],
 );
 

@@ -1,0 +1,2 @@
+ALTER TABLE "transactions" ADD COLUMN "approval" jsonb;--> statement-breakpoint
+CREATE INDEX "transactions_approval_state_idx" ON "transactions" USING btree (("approval"->>'state'),"created_at","id") WHERE "transactions"."approval" is not null;
