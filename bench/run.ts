@@ -100,7 +100,8 @@ try {
   console.log(row(`Restate floor, 1 key, ${CONCURRENCY} at a time`, floorOne));
   console.log(row(`ddwf, 8 senders, ${CONCURRENCY} at a time`, ddwfEight));
   console.log(row(`ddwf, 1 sender, ${CONCURRENCY} at a time`, ddwfOne));
-  console.log(row("ddwf submit (accepted, readable), 8", ddwfEight.submit));
+  console.log(row("ddwf submit → accepted (202), 8", ddwfEight.accepted));
+  console.log(row("ddwf submit → status readable, 8", ddwfEight.submit));
   if (onPostgres) {
     console.log(row("ddwf on PostgreSQL, 8 senders", onPostgres.eightSenders));
     console.log(row("ddwf on PostgreSQL, 1 sender", onPostgres.oneSender));
@@ -108,7 +109,7 @@ try {
   console.log(row(`ddwf, ${footprint.count} in flight`, footprint));
   console.log(`\nratios to the Restate floor: 8 senders ${results.ddwf.eightSenders.ratioToFloor}×, 1 sender ${results.ddwf.oneSender.ratioToFloor}×`);
   if (onPostgres) console.log(`on PostgreSQL: 8 senders ${results.ddwf.postgres?.eightSenders.ratioToFloor}×, 1 sender ${results.ddwf.postgres?.oneSender.ratioToFloor}×`);
-  console.log(`worker CPU: ${ddwfEight.cpuSecondsPer1000} s per 1000 transactions (8 senders); submit p99 ${ddwfEight.submit.p99} ms`);
+  console.log(`worker CPU: ${ddwfEight.cpuSecondsPer1000} s per 1000 transactions (8 senders); submit p99: accepted ${ddwfEight.accepted.p99} ms, status readable ${ddwfEight.submit.p99} ms`);
   console.log(`recovery: ${recovered.inFlight} in flight, first completion ${recovered.toFirstCompletionMs} ms and all ${recovered.toAllCompletionsMs} ms after restart, exactly once: ${recovered.exactlyOnce}`);
   console.log(`footprint: worker peak RSS ${footprint.peakRssMb} MB with ${footprint.count} in flight; ${footprint.cpuSecondsPer1000} CPU s per 1000 transactions`);
   console.log(`targets: ${JSON.stringify(results.targets)}`);

@@ -12,6 +12,18 @@ import { migrateDatabase } from "../shared/db/migrate.ts";
 import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
 import { postgresTarget } from "../test/storage/database-targets.ts";
 
+/** The worker's settings in every bench stack; BENCH_WORKER_NODE_OPTIONS tries V8 flags on the worker alone. */
+function benchWorkerSettings(senders: Sender[]): Record<string, string> {
+  return {
+    SIGNER_DEV_KEYS: senders.map((s) => s.privateKey).join(","),
+    TX_RECEIPT_POLL_INTERVAL_MS: "200",
+    CHAIN_MONITOR_POLL_MS: "100",
+    LOG_LEVEL: "warn",
+    DATABASE_POOL_SIZE: "10",
+    ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
+  };
+}
+
 export async function startBenchStack(parameters: { senders: number }) {
   // The project's restate.toml (partitions, RocksDB memory, retry policy), as `npm start` runs it.
   const started = await binariesStackProvider.start({ restateConfigFile: resolve("restate.toml") });
@@ -22,13 +34,7 @@ export async function startBenchStack(parameters: { senders: number }) {
   const tools = createChainTools(started.stack);
   const senders: Sender[] = [];
   for (let i = 0; i < parameters.senders; i++) senders.push(await tools.newSender("1000"));
-  const env = await workerEnvironment(started.stack, databaseUrl, {
-    SIGNER_DEV_KEYS: senders.map((s) => s.privateKey).join(","),
-    TX_RECEIPT_POLL_INTERVAL_MS: "200",
-    CHAIN_MONITOR_POLL_MS: "100",
-    LOG_LEVEL: "warn",
-    DATABASE_POOL_SIZE: "10",
-  });
+  const env = await workerEnvironment(started.stack, databaseUrl, benchWorkerSettings(senders));
   const worker = createWorkerProcess(started.stack, env, "bench-worker");
   await worker.start();
   return {
@@ -58,13 +64,7 @@ export type BenchStack = Awaited<ReturnType<typeof startBenchStack>>;
 export async function switchToPostgres(bench: BenchStack, serverUrl: string) {
   const target = await postgresTarget(serverUrl).open({ poolSize: 8 });
   await bench.worker.stop();
-  const env = await workerEnvironment(bench.stack, target.url, {
-    SIGNER_DEV_KEYS: bench.senders.map((s) => s.privateKey).join(","),
-    TX_RECEIPT_POLL_INTERVAL_MS: "200",
-    CHAIN_MONITOR_POLL_MS: "100",
-    LOG_LEVEL: "warn",
-    DATABASE_POOL_SIZE: "10",
-  });
+  const env = await workerEnvironment(bench.stack, target.url, benchWorkerSettings(bench.senders));
   const worker = createWorkerProcess(bench.stack, env, "bench-worker-postgres");
   await worker.start();
   return {
