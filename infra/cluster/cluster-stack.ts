@@ -26,7 +26,7 @@ export type ClusterPorts = {
 
 /**
  * `npm run cluster`'s ports: the balancer on the ports of the `npm start` URLs (ingress 8080, admin
- * 9070, worker WORKER_PORT), nodes on 15122/19070/18080, 25122/…, 35122/…, replica i's endpoint on
+ * 9070, worker WORKER_PORT), nodes on 15122-15124 (node), 19070-19072 (admin) and 18080-18082 (ingress), replica i's endpoint on
  * WORKER_PORT + i and its ops server on OPS_PORT + i - 1, statistics on 8404.
  */
 export function defaultClusterPorts(parameters: { ingress: number; admin: number; worker: number; ops: number; replicas: number }): ClusterPorts {

@@ -41,8 +41,13 @@ export type RestateNodePlan = {
   env: Record<string, string>;
 };
 
-/** The fixed loopback ports of `npm run cluster`: node i listens on i5122, i9070 and i8080. */
-export const DEFAULT_NODE_PORTS: RestateNodePorts[] = [1, 2, 3].map((i) => ({ node: i * 10_000 + 5122, admin: i * 10_000 + 9070, ingress: i * 10_000 + 8080 }));
+/**
+ * The fixed loopback ports of `npm run cluster`: n1, n2, n3 on 15122-15124 (node), 19070-19072 (admin)
+ * and 18080-18082 (ingress). All of them sit below Linux's ephemeral range (32768-60999), so an outgoing
+ * connection can never hold one.
+ * (The earlier scheme put n3 on 35122/39070/38080, inside that range, and n3 sometimes failed to bind.)
+ */
+export const DEFAULT_NODE_PORTS: RestateNodePorts[] = [0, 1, 2].map((i) => ({ node: 15122 + i, admin: 19070 + i, ingress: 18080 + i }));
 
 export function planRestateNodes(parameters: {
   ports: RestateNodePorts[];

@@ -3,7 +3,7 @@
  * request-identity key and `ddwf ready`; the balancer answers on the configured ingress and admin
  * URLs, refuses unsigned calls on the worker URL, the DAPI's doctor sees three live nodes, and
  * Ctrl-C stops every child. The nodes use the launcher's fixed ports
- * (15122/19070/18080, 25122/…, 35122/…) and the statistics page 8404; the rest is on free ports.
+ * (15122-15124, 19070-19072, 18080-18082) and the statistics page 8404; the rest is on free ports.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";

@@ -3,6 +3,7 @@
  * can SIGKILL it and start it again on the same ports. `startWorkerInProcess` runs the same code in
  * the test's process when nothing needs killing.
  */
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { freePort } from "../../infra/local/free-port.ts";
 import { startManagedProcess, type ManagedProcess } from "../../infra/local/managed-process.ts";
@@ -73,11 +74,22 @@ export function createWorkerProcess(stack: TestStack, env: WorkerEnvironment, na
         output: logFile,
       });
       child = started;
-      await waitFor(
-        `worker ${name} to be ready (log: ${logFile})`,
-        async () => (await fetch(`${opsUrl}/health/ready`, { signal: AbortSignal.timeout(1_000) })).status === 200,
-        { timeoutMs: 60_000, intervalMs: 100, abort: started.exited.then((e) => `exited with ${e.code ?? e.signal}`) },
-      );
+      try {
+        await waitFor(
+          `worker ${name} to be ready (log: ${logFile})`,
+          async () => {
+            const response = await fetch(`${opsUrl}/health/ready`, { signal: AbortSignal.timeout(1_000) });
+            if (response.status === 200) return true;
+            // Not ready yet: what it still waits for explains a timeout better than an old "fetch failed".
+            throw new Error(`/health/ready answered ${response.status} ${await response.text()}`);
+          },
+          { timeoutMs: 60_000, intervalMs: 100, abort: started.exited.then((e) => `exited with ${e.code ?? e.signal}`) },
+        );
+      } catch (error) {
+        // CI keeps only the console: put the end of the worker's log into the failure.
+        const tail = await readFile(logFile, "utf8").then((text) => text.trimEnd().split("\n").slice(-30).join("\n"), () => "(no log)");
+        throw new Error(`${error instanceof Error ? error.message : String(error)}\nlast lines of the worker's log:\n${tail}`, { cause: error });
+      }
     },
     crash: async () => {
       const running = worker.current();
