@@ -6,6 +6,11 @@
  * these calls, and on a multi-node cluster the ingress node that answers may not know a service
  * registered a moment ago on another node (a 404 until the schema reaches it): each call is tried
  * again, with backoff, until ingress answers (readiness waits meanwhile).
+ *
+ * The calls are one-way sends: readiness waits for Restate to accept them, never for them to run.
+ * A recurring object handles one call at a time per key, so a request-response call would queue
+ * behind whatever round holds the key, and a round can wait minutes on a chain that does not
+ * answer: the worker would stay unready for as long, though nothing it serves depends on the loop.
  */
 import * as clients from "@restatedev/restate-sdk-clients";
 import type { Logger } from "../../shared/logger.ts";
@@ -24,7 +29,14 @@ export type BackgroundJobsParameters = {
   retry?: { initialMs: number; maxMs: number };
 };
 
-export async function startBackgroundJobs(parameters: BackgroundJobsParameters): Promise<{ reconcilers: number; exchangeRateSchedulers: number }> {
+export type BackgroundJobsStarted = {
+  reconcilers: number;
+  exchangeRateSchedulers: number;
+  /** The accepted calls, for a caller that wants to wait for them (`ingress.result`). */
+  sent: clients.Send[];
+};
+
+export async function startBackgroundJobs(parameters: BackgroundJobsParameters): Promise<BackgroundJobsStarted> {
   const ingress = clients.connect({ url: parameters.ingressUrl, headers: parameters.headers });
   const retry = parameters.retry ?? { initialMs: 250, maxMs: 5_000 };
   const untilAnswered = async <T>(what: string, call: () => PromiseLike<T>): Promise<T> => {
@@ -37,23 +49,28 @@ export async function startBackgroundJobs(parameters: BackgroundJobsParameters):
       }
     }
   };
+  const sent: clients.Send[] = [];
   let reconcilers = 0;
   for (const chainId of parameters.chainIds) {
-    const reconciler = ingress.objectClient(transactionReconciler, String(chainId));
+    const reconciler = ingress.objectSendClient(transactionReconciler, String(chainId));
     if (parameters.reconcileIntervalMs === 0) {
-      await untilAnswered(`reconciler ${chainId} stop`, () => reconciler.stop());
+      const stop = await untilAnswered(`reconciler ${chainId} stop`, () => reconciler.stop());
+      sent.push(stop);
+      parameters.logger.info("reconciliation loop stop requested", { chainId, invocationId: stop.invocationId });
       continue;
     }
-    const result = await untilAnswered(`reconciler ${chainId}`, () => reconciler.start({ intervalMs: parameters.reconcileIntervalMs }));
+    const start = await untilAnswered(`reconciler ${chainId}`, () => reconciler.start({ intervalMs: parameters.reconcileIntervalMs }));
+    sent.push(start);
     reconcilers += 1;
-    parameters.logger.info("reconciliation loop", { chainId, started: result.started, generation: result.generation });
+    parameters.logger.info("reconciliation loop start requested", { chainId, invocationId: start.invocationId });
   }
   let exchangeRateSchedulers = 0;
   for (const pair of parameters.exchangeRatePairs) {
-    const scheduler = ingress.objectClient<ExchangeRateScheduler>({ name: "ExchangeRateScheduler" }, pair);
-    const result = await untilAnswered(`exchange-rate ${pair}`, () => scheduler.start({ intervalMs: parameters.exchangeRateRefreshMs }));
+    const scheduler = ingress.objectSendClient<ExchangeRateScheduler>({ name: "ExchangeRateScheduler" }, pair);
+    const start = await untilAnswered(`exchange-rate ${pair}`, () => scheduler.start({ intervalMs: parameters.exchangeRateRefreshMs }));
+    sent.push(start);
     exchangeRateSchedulers += 1;
-    parameters.logger.info("exchange-rate scheduler", { pair, started: result.started, generation: result.generation });
+    parameters.logger.info("exchange-rate scheduler start requested", { pair, invocationId: start.invocationId });
   }
-  return { reconcilers, exchangeRateSchedulers };
+  return { reconcilers, exchangeRateSchedulers, sent };
 }

@@ -36,6 +36,13 @@ export function createInvocationTools(stack: TestStack) {
     admin,
     invocationsOf,
     activeRun,
+    /** Waits until the invocation with this id has finished (a one-way send's call ran to its end). */
+    finished: (id: string) =>
+      waitFor(`invocation ${id} to finish`, async () =>
+        (await admin.query<InvocationRow>(`SELECT id, target_handler_name, status, completion_result, completion_failure FROM sys_invocation WHERE id = ${quote(id)}`)).find(
+          (row) => row.status === "completed",
+        ),
+      ),
     /** Kills the workflow's active run (no code of it runs any more) and waits until it is finished. */
     killRun: async (service: string, key: string) => {
       const run = await activeRun(service, key);

@@ -5,6 +5,7 @@ import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { listExchangeRates } from "../../shared/db/repositories/exchange-rates.ts";
 import { createLogger } from "../../shared/logger.ts";
+import { createInvocationTools } from "../helpers/restate-invocations.ts";
 import { startBackgroundJobs } from "../../services/bootstrap/start-background-jobs.ts";
 import type { ExchangeRateScheduler } from "../../services/workflows/exchange-rate/object.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
@@ -51,7 +52,11 @@ describe("exchange-rate schedulers", () => {
   });
 
   it("runs one scheduler per pair after two starts, and stores each refresh once", async () => {
-    const firstBoot = await scheduler("EUR-USD").describe();
+    // The worker's boot asked for the loop (a one-way send): wait until it runs.
+    const firstBoot = await waitFor("the loop the boot started", async () => {
+      const described = await scheduler("EUR-USD").describe();
+      return described.live ? described : undefined;
+    });
     // What every later boot (or another replica) does: start the schedulers again.
     const secondBoot = await startBackgroundJobs({
       ingressUrl: h.stack.restateIngressUrl,
@@ -62,6 +67,8 @@ describe("exchange-rate schedulers", () => {
       logger: createLogger({ service: "test", level: "error" }),
     });
     expect(secondBoot.exchangeRateSchedulers).toBe(2);
+    const invocations = createInvocationTools(h.stack);
+    for (const sent of secondBoot.sent) await invocations.finished(sent.invocationId);
     const afterRestart = await scheduler("EUR-USD").describe();
     expect(afterRestart.generation).toBe(firstBoot.generation);
 

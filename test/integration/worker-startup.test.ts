@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import * as clients from "@restatedev/restate-sdk-clients";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
@@ -6,6 +7,9 @@ import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { connectDatabase } from "../../shared/db/client.ts";
 import { createRestateAdminClient, sameDeploymentUri } from "../../shared/restate/admin-client.ts";
+import { transactionReconciler } from "../../services/workflows/reconciliation/api.ts";
+import { createInvocationTools } from "../helpers/restate-invocations.ts";
+import { startRpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTcpProxy, targetOf } from "../helpers/tcp-proxy.ts";
 import { createWorkerProcess, startWorkerInProcess, workerEnvironment, type WorkerProcess } from "../helpers/worker-process.ts";
 
@@ -104,6 +108,38 @@ describe("worker start-up", () => {
     expect(ready.pending).toEqual(["registration", "background-jobs"]);
     expect(ready).toMatchObject({ done: ["telemetry", "database", "endpoint"] });
     expect((await fetch(`${worker.opsUrl}/health/live`)).status).toBe(200);
+  });
+
+  it("turns ready while its chain's reconciler is busy with a round that cannot finish yet", async () => {
+    // Worker A reaches the chain through an RPC that answers nothing, and a reconciliation round
+    // starts on it: the round holds TransactionReconciler/<chain> while it waits for the chain.
+    const rpc = await startRpcProxy(stack.chainRpcUrl);
+    const invocations = createInvocationTools(stack);
+    let busyWorker: WorkerProcess | undefined;
+    let round: { invocationId: string } | undefined;
+    try {
+      busyWorker = createWorkerProcess(stack, await workerEnvironment(stack, databaseUrl, { CHAIN_RPC_URL: rpc.url }), "busy-reconciler-worker");
+      await busyWorker.start();
+      rpc.setMode("down");
+      const ingress = clients.connect({ url: stack.restateIngressUrl });
+      round = await ingress.objectSendClient(transactionReconciler, String(stack.chainId)).runOnce();
+      await waitFor("the round to wait for the chain", async () => rpc.stats().refused >= 2);
+
+      // A second worker boots meanwhile: its start-up must not queue behind that round.
+      worker = createWorkerProcess(stack, await workerEnvironment(stack, databaseUrl), "second-worker");
+      await worker.start();
+      expect((await fetch(`${worker.opsUrl}/health/ready`)).status).toBe(200);
+
+      // Once the chain answers again the round ends.
+      rpc.setMode("up");
+      await invocations.finished(round.invocationId);
+    } finally {
+      rpc.setMode("up");
+      // A round left pinned to a stopped worker would hold the reconciler's key for later tests.
+      if (round) await invocations.finished(round.invocationId).catch(() => invocations.killActive("TransactionReconciler", String(stack.chainId)));
+      await busyWorker?.stop();
+      await rpc.close();
+    }
   });
 
   it("survives Restate's ingress going away after registration, and turns ready once it is back", async () => {
