@@ -7,15 +7,13 @@ import { deployInvestorRegistry } from "../../infra/contracts/deploy-investor-re
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { getAssetIssuance } from "../../shared/db/repositories/asset-issuances.ts";
 import { getDeadLetter } from "../../shared/db/repositories/dead-letters.ts";
-import { createWebhookSubscription, updateWebhookSubscription } from "../../shared/db/repositories/webhooks.ts";
-import { generateWebhookSecret } from "../../shared/webhooks/standard-webhooks.ts";
 import { ISSUANCE_EVENT_TYPES } from "../../services/workflows/asset-issuance/api.ts";
 import type { IssuanceStatus } from "../../services/workflows/asset-issuance/api.ts";
 import { createAssetIssuanceClient, newIssuanceId, type AssetIssuanceClient } from "../../services/workflows/asset-issuance/client.ts";
 import type { IssuanceRequestInput } from "../../services/workflows/asset-issuance/request.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
-import { sealedSecrets } from "../helpers/webhook-keys.ts";
-import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
+import type { WebhookReceiver } from "../helpers/webhook-receiver.ts";
+import { subscribeWebhookReceiver, type WebhookSubscriber } from "../helpers/webhook-subscriber.ts";
 
 const BELGIUM = 56;
 const GERMANY = 276;
@@ -29,28 +27,20 @@ describe("AssetIssuanceWorkflow", () => {
   let h: TransactionHarness;
   let issuances: AssetIssuanceClient;
   let receiver: WebhookReceiver;
-  let subscriptionId: string;
+  let webhooks: WebhookSubscriber;
   const issuer = () => h.senders[0]!;
 
   beforeAll(async () => {
     h = await startTransactionHarness({ senders: 1, name: "issuance-worker" });
     issuances = createAssetIssuanceClient({ db: h.db, ingressUrl: h.stack.restateIngressUrl });
-    const secret = generateWebhookSecret();
-    receiver = await startWebhookReceiver([secret]);
-    subscriptionId = `sub_${crypto.randomUUID().replaceAll("-", "")}`;
-    await createWebhookSubscription(h.db, {
-      id: subscriptionId,
-      url: receiver.url,
-      eventTypes: [...ISSUANCE_EVENT_TYPES],
-      secrets: sealedSecrets(subscriptionId, [secret]),
-    });
+    webhooks = await subscribeWebhookReceiver(h.db, [...ISSUANCE_EVENT_TYPES]);
+    receiver = webhooks.receiver;
   });
   afterEach(async () => {
     await h.tools.client.setAutomine(true);
   });
   afterAll(async () => {
-    await updateWebhookSubscription(h.db, subscriptionId, { enabled: false });
-    await receiver.close();
+    await webhooks.close();
     await h.stop();
   });
 

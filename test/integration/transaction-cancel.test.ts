@@ -9,16 +9,14 @@ import type { Hex } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { listTransactionSignatures } from "../../shared/db/repositories/transaction-signatures.ts";
-import { createWebhookSubscription, updateWebhookSubscription } from "../../shared/db/repositories/webhooks.ts";
 import { operationsAuditLog } from "../../shared/db/schema/index.ts";
-import { generateWebhookSecret } from "../../shared/webhooks/standard-webhooks.ts";
 import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
 import { startDapiHarness, type DapiHarness } from "../helpers/dapi-harness.ts";
 import { createInvocationTools, type InvocationTools } from "../helpers/restate-invocations.ts";
 import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
-import { sealedSecrets } from "../helpers/webhook-keys.ts";
-import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
+import type { WebhookReceiver } from "../helpers/webhook-receiver.ts";
+import { subscribeWebhookReceiver, type WebhookSubscriber } from "../helpers/webhook-subscriber.ts";
 
 describe("cancelling a transaction", () => {
   let h: TransactionHarness;
@@ -26,30 +24,22 @@ describe("cancelling a transaction", () => {
   let dapi: DapiHarness;
   let restate: InvocationTools;
   let receiver: WebhookReceiver;
-  let subscriptionId: string;
+  let webhooks: WebhookSubscriber;
 
   beforeAll(async () => {
     rpc = await startRpcProxy(inject("stack").chainRpcUrl);
     h = await startTransactionHarness({ senders: 5, name: "cancel-worker", env: { CHAIN_RPC_URL: rpc.url } });
     dapi = await startDapiHarness();
     restate = createInvocationTools(h.stack);
-    const secret = generateWebhookSecret();
-    receiver = await startWebhookReceiver([secret]);
-    subscriptionId = `sub_${crypto.randomUUID().replaceAll("-", "")}`;
-    await createWebhookSubscription(h.db, {
-      id: subscriptionId,
-      url: receiver.url,
-      eventTypes: ["transaction.completed", "transaction.failed"],
-      secrets: sealedSecrets(subscriptionId, [secret]),
-    });
+    webhooks = await subscribeWebhookReceiver(h.db, ["transaction.completed", "transaction.failed"]);
+    receiver = webhooks.receiver;
   });
   afterEach(async () => {
     rpc.releaseSends();
     await h.tools.client.setAutomine(true);
   });
   afterAll(async () => {
-    await updateWebhookSubscription(h.db, subscriptionId, { enabled: false });
-    await receiver.close();
+    await webhooks.close();
     await dapi.close();
     await h.stop();
     await rpc.close();

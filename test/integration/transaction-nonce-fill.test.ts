@@ -10,8 +10,6 @@ import { waitFor } from "../../infra/local/wait-for.ts";
 import { listNonceFills } from "../../shared/db/repositories/nonce-fills.ts";
 import { latestReconciliationReports } from "../../shared/db/repositories/reconciliation.ts";
 import { listTransactionTransitions } from "../../shared/db/repositories/transactions.ts";
-import { createWebhookSubscription, updateWebhookSubscription } from "../../shared/db/repositories/webhooks.ts";
-import { generateWebhookSecret } from "../../shared/webhooks/standard-webhooks.ts";
 import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
 import { transactionProcessor } from "../../services/transaction-processor/api.ts";
 import { processorKey } from "../../services/transaction-processor/state.ts";
@@ -20,8 +18,8 @@ import { sumSamples } from "../helpers/prometheus-text.ts";
 import { createInvocationTools, type InvocationTools } from "../helpers/restate-invocations.ts";
 import { startRpcProxy, type RpcProxy } from "../helpers/rpc-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
-import { sealedSecrets } from "../helpers/webhook-keys.ts";
-import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
+import type { WebhookReceiver } from "../helpers/webhook-receiver.ts";
+import { subscribeWebhookReceiver, type WebhookSubscriber } from "../helpers/webhook-subscriber.ts";
 
 const WORKFLOW = transactionExecutionWorkflow.name;
 
@@ -30,30 +28,22 @@ describe("nonces held by nobody", () => {
   let rpc: RpcProxy;
   let restate: InvocationTools;
   let receiver: WebhookReceiver;
-  let subscriptionId: string;
+  let webhooks: WebhookSubscriber;
   const reconciler = () => clients.connect({ url: h.stack.restateIngressUrl }).objectClient(transactionReconciler, String(h.stack.chainId));
 
   beforeAll(async () => {
     rpc = await startRpcProxy(inject("stack").chainRpcUrl);
     h = await startTransactionHarness({ senders: 3, name: "nonce-fill-worker", env: { CHAIN_RPC_URL: rpc.url } });
     restate = createInvocationTools(h.stack);
-    const secret = generateWebhookSecret();
-    receiver = await startWebhookReceiver([secret]);
-    subscriptionId = `sub_${crypto.randomUUID().replaceAll("-", "")}`;
-    await createWebhookSubscription(h.db, {
-      id: subscriptionId,
-      url: receiver.url,
-      eventTypes: ["nonce.filled", "transaction.confirming"],
-      secrets: sealedSecrets(subscriptionId, [secret]),
-    });
+    webhooks = await subscribeWebhookReceiver(h.db, ["nonce.filled", "transaction.confirming"]);
+    receiver = webhooks.receiver;
   });
   afterEach(async () => {
     rpc.releaseSends();
     await h.tools.client.setAutomine(true);
   });
   afterAll(async () => {
-    await updateWebhookSubscription(h.db, subscriptionId, { enabled: false });
-    await receiver.close();
+    await webhooks.close();
     await h.stop();
     await rpc.close();
   });

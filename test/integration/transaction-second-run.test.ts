@@ -7,17 +7,15 @@ import { parseGwei, type Hex } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../infra/local/wait-for.ts";
 import { listDeadLetters } from "../../shared/db/repositories/dead-letters.ts";
-import { createWebhookSubscription, updateWebhookSubscription } from "../../shared/db/repositories/webhooks.ts";
 import { listTransactionSignatures } from "../../shared/db/repositories/transaction-signatures.ts";
 import { listTransactionTransitions } from "../../shared/db/repositories/transactions.ts";
-import { generateWebhookSecret } from "../../shared/webhooks/standard-webhooks.ts";
 import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
 import { startDapiHarness, type DapiHarness } from "../helpers/dapi-harness.ts";
 import { createInvocationTools, type InvocationTools } from "../helpers/restate-invocations.ts";
 import { startTcpProxy, targetOf, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
-import { sealedSecrets } from "../helpers/webhook-keys.ts";
-import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.ts";
+import type { WebhookReceiver } from "../helpers/webhook-receiver.ts";
+import { subscribeWebhookReceiver, type WebhookSubscriber } from "../helpers/webhook-subscriber.ts";
 import { inject } from "vitest";
 
 const WORKFLOW = transactionExecutionWorkflow.name;
@@ -28,7 +26,7 @@ describe("a second run of a transaction key", () => {
   let restate: InvocationTools;
   let database: TcpProxy;
   let receiver: WebhookReceiver;
-  let subscriptionId: string;
+  let webhooks: WebhookSubscriber;
 
   beforeAll(async () => {
     // The worker reaches the database through a proxy the tests can take down; the tests' own
@@ -41,23 +39,15 @@ describe("a second run of a transaction key", () => {
     });
     dapi = await startDapiHarness();
     restate = createInvocationTools(h.stack);
-    const secret = generateWebhookSecret();
-    receiver = await startWebhookReceiver([secret]);
-    subscriptionId = `sub_${crypto.randomUUID().replaceAll("-", "")}`;
-    await createWebhookSubscription(h.db, {
-      id: subscriptionId,
-      url: receiver.url,
-      eventTypes: ["transaction.confirming", "transaction.completed", "transaction.dead-letter"],
-      secrets: sealedSecrets(subscriptionId, [secret]),
-    });
+    webhooks = await subscribeWebhookReceiver(h.db, ["transaction.confirming", "transaction.completed", "transaction.dead-letter"]);
+    receiver = webhooks.receiver;
   });
   afterEach(async () => {
     database.setDown(false);
     await h.tools.client.setAutomine(true);
   });
   afterAll(async () => {
-    await updateWebhookSubscription(h.db, subscriptionId, { enabled: false });
-    await receiver.close();
+    await webhooks.close();
     await dapi.close();
     await h.stop();
     await database.close();
