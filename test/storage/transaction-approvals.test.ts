@@ -39,8 +39,8 @@ describe.each(databaseTargets(process.env))("approval decisions on $name", (targ
 
   it("stores decisions and lists them oldest first", async () => {
     const transactionId = await signOnlyTransaction();
-    const first = await recordApprovalDecision(db, { transactionId, approver: approverA, decision: "approve", signature, decidedAt: new Date("2026-01-01T00:00:00Z") });
-    await recordApprovalDecision(db, { transactionId, approver: approverB, decision: "reject", signature, decidedAt: new Date("2026-01-01T00:00:01Z") });
+    const first = await recordApprovalDecision(db, { transactionId, approver: approverA, decision: "approve", signature, requestId: "req-1", decidedAt: new Date("2026-01-01T00:00:00Z") });
+    await recordApprovalDecision(db, { transactionId, approver: approverB, decision: "reject", signature, requestId: "req-2", decidedAt: new Date("2026-01-01T00:00:01Z") });
     expect(first).toEqual({ approver: approverA, decision: "approve", decidedAt: new Date("2026-01-01T00:00:00Z") });
     expect(await listApprovalDecisions(db, transactionId)).toEqual([
       { approver: approverA, decision: "approve", decidedAt: new Date("2026-01-01T00:00:00Z") },
@@ -50,20 +50,27 @@ describe.each(databaseTargets(process.env))("approval decisions on $name", (targ
 
   it("keeps the first decision of an approver and answers null for a second one", async () => {
     const transactionId = await signOnlyTransaction();
-    await recordApprovalDecision(db, { transactionId, approver: approverA, decision: "approve", signature });
-    expect(await recordApprovalDecision(db, { transactionId, approver: approverA.toUpperCase().replace("0X", "0x"), decision: "reject", signature })).toBeNull();
+    await recordApprovalDecision(db, { transactionId, approver: approverA, decision: "approve", signature, requestId: "req-1" });
+    expect(await recordApprovalDecision(db, { transactionId, approver: approverA.toUpperCase().replace("0X", "0x"), decision: "reject", signature, requestId: "req-2" })).toBeNull();
     expect((await listApprovalDecisions(db, transactionId)).map((row) => row.decision)).toEqual(["approve"]);
+  });
+
+  it("answers a retry of the request that stored a decision with that decision", async () => {
+    const transactionId = await signOnlyTransaction();
+    const first = await recordApprovalDecision(db, { transactionId, approver: approverA, decision: "approve", signature, requestId: "req-1" });
+    expect(await recordApprovalDecision(db, { transactionId, approver: approverA, decision: "approve", signature, requestId: "req-1" })).toEqual(first);
+    expect(await listApprovalDecisions(db, transactionId)).toHaveLength(1);
   });
 
   it("keeps decisions of one transaction apart from another's", async () => {
     const one = await signOnlyTransaction();
     const other = await signOnlyTransaction();
-    await recordApprovalDecision(db, { transactionId: one, approver: approverA, decision: "approve", signature });
-    expect(await recordApprovalDecision(db, { transactionId: other, approver: approverA, decision: "approve", signature })).not.toBeNull();
+    await recordApprovalDecision(db, { transactionId: one, approver: approverA, decision: "approve", signature, requestId: "req-1" });
+    expect(await recordApprovalDecision(db, { transactionId: other, approver: approverA, decision: "approve", signature, requestId: "req-2" })).not.toBeNull();
     expect(await listApprovalDecisions(db, other)).toHaveLength(1);
   });
 
   it("refuses a decision on a transaction that is not stored", async () => {
-    await expect(recordApprovalDecision(db, { transactionId: unique("tx_missing"), approver: approverA, decision: "approve", signature })).rejects.toThrow();
+    await expect(recordApprovalDecision(db, { transactionId: unique("tx_missing"), approver: approverA, decision: "approve", signature, requestId: "req-1" })).rejects.toThrow();
   });
 });

@@ -4,7 +4,8 @@ CREATE TABLE "transaction_approvals" (
 	"approver" text NOT NULL,
 	"decision" text NOT NULL,
 	"signature" text NOT NULL,
-	"decided_at" timestamp with time zone DEFAULT now() NOT NULL
+	"decided_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"request_id" text NOT NULL
 );
 --> statement-breakpoint
 ALTER TABLE "transaction_approvals" ADD CONSTRAINT "transaction_approvals_transaction_id_transactions_id_fk" FOREIGN KEY ("transaction_id") REFERENCES "public"."transactions"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

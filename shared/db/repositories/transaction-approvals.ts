@@ -3,7 +3,7 @@
  * transaction: the unique index makes a second one (a retry, a second click, a replayed request)
  * a no-op that the caller reports as not counted.
  */
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { ApprovalDecision } from "../../signers/approval-signature.ts";
 import type { Database } from "../client.ts";
 import { transactionApprovals } from "../schema/index.ts";
@@ -12,11 +12,12 @@ export type StoredApprovalDecision = { approver: string; decision: ApprovalDecis
 
 /**
  * Stores one verified decision; answers it as stored, or null when this approver had decided on
- * the transaction already (nothing changes then).
+ * the transaction already (nothing changes then). A retry of the request that stored it (same
+ * `requestId`) finds its own decision and answers it again.
  */
 export async function recordApprovalDecision(
   db: Database,
-  parameters: { transactionId: string; approver: string; decision: ApprovalDecision; signature: string; decidedAt?: Date },
+  parameters: { transactionId: string; approver: string; decision: ApprovalDecision; signature: string; requestId: string; decidedAt?: Date },
 ): Promise<StoredApprovalDecision | null> {
   const [row] = await db
     .insert(transactionApprovals)
@@ -25,11 +26,19 @@ export async function recordApprovalDecision(
       approver: parameters.approver.toLowerCase(),
       decision: parameters.decision,
       signature: parameters.signature,
+      requestId: parameters.requestId,
       ...(parameters.decidedAt ? { decidedAt: parameters.decidedAt } : {}),
     })
     .onConflictDoNothing({ target: [transactionApprovals.transactionId, transactionApprovals.approver] })
     .returning({ approver: transactionApprovals.approver, decision: transactionApprovals.decision, decidedAt: transactionApprovals.decidedAt });
-  return row ?? null;
+  if (row) return row;
+  const [existing] = await db
+    .select({ approver: transactionApprovals.approver, decision: transactionApprovals.decision, decidedAt: transactionApprovals.decidedAt, requestId: transactionApprovals.requestId })
+    .from(transactionApprovals)
+    .where(and(eq(transactionApprovals.transactionId, parameters.transactionId), eq(transactionApprovals.approver, parameters.approver.toLowerCase())))
+    .limit(1);
+  if (!existing || existing.requestId !== parameters.requestId) return null;
+  return { approver: existing.approver, decision: existing.decision, decidedAt: existing.decidedAt };
 }
 
 /** Every decision on a transaction, oldest first. */

@@ -16,6 +16,8 @@ export const transactionApprovals = pgTable(
     /** The EIP-712 signature that was verified, kept as evidence. */
     signature: text().notNull(),
     decidedAt: timestamp({ withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** The request that stored it (a retry of that request finds its own row, not a second decision). */
+    requestId: text().notNull(),
   },
   (table) => [
     // An approver decides once per transaction: a second decision is refused, never counted.
