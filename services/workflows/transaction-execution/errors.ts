@@ -45,7 +45,7 @@ export const TRANSACTION_ERROR_STATUS = {
   /** Sign-only: the approvals needed did not come before the policy's expiry; nothing was signed. */
   APPROVAL_EXPIRED: 422,
   /** An approval names an address outside the signer's policy; it does not count. */
-  APPROVER_NOT_IN_POLICY: 403,
+  APPROVER_NOT_IN_POLICY: 422,
   /** An approval's signature is not the approver's over this transaction and decision; it does not count. */
   APPROVAL_SIGNATURE_INVALID: 422,
   /** The approver has decided on this transaction already; the second decision does not count. */
