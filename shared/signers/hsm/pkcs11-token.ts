@@ -142,25 +142,38 @@ export async function initializeToken(settings: HsmSettings & { soPin: string })
   }
 }
 
-/** Opens the token labelled `settings.tokenLabel`, logged in as its user; finds its secp256k1 keys. */
+/**
+ * Opens the token labelled `settings.tokenLabel`, logged in as its user; finds its secp256k1 keys.
+ * A PKCS#11 failure while signing (the HSM restarted, the network to it dropped, the session gone)
+ * is thrown, and the next call opens a new session first: a journaled step that retries waits the
+ * outage out.
+ */
 export async function openHsmToken(settings: HsmSettings): Promise<HsmToken> {
   const module = await loadModule(settings.modulePath);
   const { lib, pkcs11 } = module;
-  let session: Pkcs11Types.Handle;
-  try {
+  const openSession = (): Pkcs11Types.Handle => {
     const slot = findTokenSlot(module, settings.tokenLabel);
     if (!slot) throw new HsmError(`no initialised token labelled "${settings.tokenLabel}" in ${settings.modulePath}`);
-    session = lib.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
+    const opened = lib.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
     try {
-      lib.C_Login(session, pkcs11.CKU_USER, settings.pin);
+      lib.C_Login(opened, pkcs11.CKU_USER, settings.pin);
     } catch (error) {
-      lib.C_CloseSession(session);
+      lib.C_CloseSession(opened);
+      // A second session of a process that is logged in already is logged in too.
+      if ((error as Error).message.includes("CKR_USER_ALREADY_LOGGED_IN")) return lib.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
       throw new HsmError(`cannot log in to token "${settings.tokenLabel}": ${(error as Error).message}`, { cause: error });
     }
+    return opened;
+  };
+  let session: Pkcs11Types.Handle;
+  try {
+    session = openSession();
   } catch (error) {
     releaseModule(settings.modulePath);
     throw error;
   }
+  /** Set when a call failed: the session is opened again before the next one. */
+  let broken = false;
 
   const find = (template: Pkcs11Types.Template): Pkcs11Types.Handle[] => {
     lib.C_FindObjectsInit(session, template);
@@ -234,11 +247,26 @@ export async function openHsmToken(settings: HsmSettings): Promise<HsmToken> {
       return { address, label };
     },
     signDigest: (address, digest) => {
+      if (broken) {
+        try {
+          lib.C_CloseSession(session);
+        } catch {
+          // gone already
+        }
+        session = openSession();
+        scan();
+        broken = false;
+      }
       const key = privateKeys.get(address.toLowerCase());
       if (!key) throw new HsmError(`token "${settings.tokenLabel}" holds no key for ${address}`);
-      // Synchronous: one C_SignInit/C_Sign pair at a time on the session, never interleaved.
-      lib.C_SignInit(session, { mechanism: pkcs11.CKM_ECDSA }, key.handle);
-      return lib.C_Sign(session, Buffer.from(digest), Buffer.alloc(128));
+      try {
+        // Synchronous: one C_SignInit/C_Sign pair at a time on the session, never interleaved.
+        lib.C_SignInit(session, { mechanism: pkcs11.CKM_ECDSA }, key.handle);
+        return lib.C_Sign(session, Buffer.from(digest), Buffer.alloc(128));
+      } catch (error) {
+        broken = true;
+        throw new HsmError(`token "${settings.tokenLabel}" failed to sign: ${(error as Error).message}`, { cause: error });
+      }
     },
     close: () => {
       try {
