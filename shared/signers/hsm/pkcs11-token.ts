@@ -50,8 +50,12 @@ export function resolveHsmModulePath(configured: string | undefined): string | n
 type Pkcs11Module = typeof Pkcs11Types;
 
 async function loadPkcs11(): Promise<Pkcs11Module> {
-  const imported = (await import("pkcs11js")) as Pkcs11Module & { default?: Pkcs11Module };
-  return imported.default ?? imported;
+  try {
+    const imported = (await import("pkcs11js")) as Pkcs11Module & { default?: Pkcs11Module };
+    return imported.default ?? imported;
+  } catch (error) {
+    throw new HsmError(`the pkcs11js addon cannot be loaded (installed without its build step, e.g. npm ci --ignore-scripts?): ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** A loaded and initialised module (one per process and module path: C_Initialize is process-wide). */
