@@ -2,14 +2,16 @@
  * The sign-only route on real restate-server, anvil and SoftHSM2: a quorum of approvers (2 of 3)
  * hands in EIP-712 decisions through the DAPI; the M-th approval releases the signing in the HSM,
  * and the transaction goes through the TransactionProcessor like an EOA one. A decision that does
- * not count changes nothing; a rejection or the expiry ends it with no nonce used; a worker killed
- * between approvals keeps the approvals given.
+ * not count changes nothing; a rejection, the expiry or a cancellation ends it with no nonce used;
+ * a worker killed between approvals keeps the approvals given.
  */
 import { parseTransaction, recoverTransactionAddress, type Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TRANSACTION_EXECUTION_WORKFLOW } from "../../services/workflows/transaction-execution/api.ts";
 import { listTransactionSignatures } from "../../shared/db/repositories/transaction-signatures.ts";
 import { SECP256K1_N } from "../../shared/signers/hsm/signature.ts";
 import { findSamples } from "../helpers/prometheus-text.ts";
+import { createInvocationTools } from "../helpers/restate-invocations.ts";
 import { SHORT_EXPIRY_SECONDS, startSignOnlyHarness, type SignOnlyHarness } from "../helpers/sign-only-harness.ts";
 import { requireSoftHsm } from "../helpers/softhsm.ts";
 
@@ -122,6 +124,26 @@ describe.skipIf(!available)("the sign-only route", () => {
     await expectNothingSigned(transactionId, h.shortLived, fromBlock, nonceBefore);
     const late = await h.decide(transactionId, 6, h.approvers[0]!);
     expect(late).toMatchObject({ status: 409, body: { code: "APPROVAL_NOT_OPEN" } });
+  });
+
+  it("ends CANCELLED when a cancel request comes during the approval wait, with no nonce used", async () => {
+    const { transactionId, fromBlock, nonceBefore } = await submitUntilAwaitingApproval(8);
+    expect((await h.decide(transactionId, 8, h.approvers[0]!)).status).toBe(200);
+
+    expect(await h.client.cancelTransaction(transactionId, { reason: "no longer wanted" })).toMatchObject({ accepted: true });
+    const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
+    expect(final).toMatchObject({ phase: "failed", error: { code: "CANCELLED" }, approval: { state: "cancelled" } });
+    await expectNothingSigned(transactionId, h.signer, fromBlock, nonceBefore);
+    expect(await h.decide(transactionId, 8, h.approvers[1]!)).toMatchObject({ status: 409, body: { code: "APPROVAL_NOT_OPEN" } });
+  });
+
+  it("ends CANCELLED when Restate cancels the run during the approval wait, with no nonce used", async () => {
+    const { transactionId, fromBlock, nonceBefore } = await submitUntilAwaitingApproval(9);
+
+    await createInvocationTools(h.stack).cancelRun(TRANSACTION_EXECUTION_WORKFLOW, transactionId);
+    const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 60_000 });
+    expect(final).toMatchObject({ phase: "failed", error: { code: "CANCELLED" }, approval: { state: "cancelled" } });
+    await expectNothingSigned(transactionId, h.signer, fromBlock, nonceBefore);
   });
 
   it("keeps the approvals given when the worker is killed between approvals, and completes once", async () => {
