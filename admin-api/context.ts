@@ -10,6 +10,7 @@ import type { WebhookTargetPolicy } from "../shared/webhooks/target-policy.ts";
 import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import type { Permission } from "./auth/permissions.ts";
 import type { TransactionInspection } from "./routes/transactions.ts";
+import type { ApproveTransactionRequest, ApproveTransactionResult } from "../services/workflows/transaction-execution/types.ts";
 import type { DapiStores } from "./stores.ts";
 
 export type Principal = {
@@ -45,6 +46,8 @@ export type TransactionOperations = {
   /** The record, its phase changes and its signatures; undefined when no transaction has the id. */
   inspect(transactionId: string): Promise<TransactionInspection | undefined>;
   cancel(transactionId: string, reason: string): Promise<{ accepted: boolean; phase: string }>;
+  /** One approver's signed decision on a sign-only transaction; throws a DapiError when it does not count. */
+  approve(transactionId: string, request: ApproveTransactionRequest): Promise<ApproveTransactionResult>;
 };
 
 /** What the webhook subscription routes work with. */

@@ -55,6 +55,14 @@ export const DAPI_ERROR_STATUS = {
   TRANSACTION_NOT_FOUND: 404,
   /** The transaction already ended (completed or failed); a cancellation changes nothing. */
   TRANSACTION_ALREADY_FINAL: 409,
+  /** The approval names an address that is not an approver of the signer's policy; it does not count (`data.field`: approver). */
+  APPROVER_NOT_IN_POLICY: 422,
+  /** The signature is not the approver's EIP-712 signature over this transaction and decision; it does not count (`data.field`: signature). */
+  APPROVAL_SIGNATURE_INVALID: 422,
+  /** The approver has decided on this transaction already; the second decision does not count (`data.field`: approver). */
+  APPROVAL_DUPLICATE: 409,
+  /** The transaction takes no approvals: another route, released, ended, expired, or the route is off. */
+  APPROVAL_NOT_OPEN: 409,
   INTERNAL_ERROR: 500,
 } as const;
 

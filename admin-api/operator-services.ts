@@ -10,7 +10,7 @@ import { setWebhookDeliveryStatus } from "../shared/db/repositories/webhooks.ts"
 import type { WebhookDeliveryWorkflowApi } from "../services/workflows/webhook-delivery/api.ts";
 import { TRANSACTION_EXECUTION_WORKFLOW } from "../services/workflows/transaction-execution/api.ts";
 import { createRestateAdminClient } from "../shared/restate/admin-client.ts";
-import { createTransactionClient } from "../services/workflows/transaction-execution/client.ts";
+import { APPROVAL_REFUSAL_CODES, createTransactionClient, TransactionClientError } from "../services/workflows/transaction-execution/client.ts";
 import { storedOperationOfRecord, submissionOf } from "../services/workflows/transaction-execution/operation.ts";
 import type { OperatorServices, RestateEndpoints } from "./context.ts";
 import type { TransactionInspection } from "./routes/transactions.ts";
@@ -64,6 +64,18 @@ export function createOperatorServices(parameters: CreateOperatorServicesParamet
           return await transactions.cancelTransaction(transactionId, { reason });
         } catch (error) {
           if (errorCodeOf(error) === "TRANSACTION_NOT_FOUND") throw new DapiError("TRANSACTION_NOT_FOUND", `no transaction ${transactionId}`);
+          throw error;
+        }
+      },
+      approve: async (transactionId, request) => {
+        try {
+          return await transactions.approveTransaction(transactionId, request);
+        } catch (error) {
+          if (!(error instanceof TransactionClientError)) throw error;
+          if (error.code === "TRANSACTION_NOT_FOUND") throw new DapiError("TRANSACTION_NOT_FOUND", `no transaction ${transactionId}`);
+          if ((APPROVAL_REFUSAL_CODES as readonly string[]).includes(error.code)) {
+            throw new DapiError(error.code as (typeof APPROVAL_REFUSAL_CODES)[number], error.message, { data: { ...error.details } });
+          }
           throw error;
         }
       },

@@ -13,12 +13,14 @@ import type { Logger } from "../shared/logger.ts";
 import { createRestateLogTransport } from "../shared/logger.ts";
 import type { SignerRegistry } from "../shared/signers/signer-registry.ts";
 import type { CustodyProvider } from "../shared/signers/custody/fireblocks.ts";
+import type { SignOnlyPolicies } from "../shared/signers/sign-only-policy.ts";
 import type { EngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import type { RestateAdminClient } from "../shared/restate/admin-client.ts";
 import { createTransactionProcessor } from "./transaction-processor/object.ts";
 import { createProcessorSteps } from "./transaction-processor/steps.ts";
 import { createTransactionSteps } from "./workflows/transaction-execution/steps.ts";
 import { createCustodySteps } from "./workflows/transaction-execution/custody-steps.ts";
+import { createSignOnlySteps } from "./workflows/transaction-execution/sign-only-steps.ts";
 import { createAssetIssuanceSteps } from "./workflows/asset-issuance/steps.ts";
 import { createAssetIssuanceWorkflow } from "./workflows/asset-issuance/workflow.ts";
 import { createEngineCanary } from "./workflows/engine-canary/workflow.ts";
@@ -50,6 +52,8 @@ export type EndpointDependencies = {
   signers: SignerRegistry;
   /** The custody route's provider; absent or null: custody selections are refused. */
   custody?: CustodyProvider | null;
+  /** The sign-only route: the HSM's keys and the approval policy of each signer; absent or null: refused. */
+  signOnly?: { signer: SignerRegistry; policies: SignOnlyPolicies } | null;
   indexer: IndexerSource;
   metrics: EngineMetrics;
   transactions: TransactionSettings;
@@ -64,11 +68,13 @@ export type EndpointDependencies = {
 export function createServices(dependencies: EndpointDependencies) {
   const { db, chains, signers, metrics, transactions } = dependencies;
   const custody = dependencies.custody ? createCustodySteps({ db, chains, provider: dependencies.custody, attributionSuffix: transactions.attributionSuffix }) : null;
-  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, metrics, custody });
+  const signOnly = dependencies.signOnly ? createSignOnlySteps({ db, signer: dependencies.signOnly.signer, policies: dependencies.signOnly.policies }) : null;
+  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, metrics, custody, signOnly });
   const processorSteps = createProcessorSteps({
     db,
     chains,
     signers,
+    hsm: dependencies.signOnly?.signer ?? null,
     metrics,
     settings: {
       feeBumpPercent: transactions.feeBumpPercent,

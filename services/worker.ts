@@ -17,6 +17,7 @@ import { createChainAccess, createChainRegistry } from "../shared/evm/chain-acce
 import { createChainHeadIndexerSource, createHttpIndexerSource } from "../shared/evm/indexer-source.ts";
 import { createSignerRegistry } from "../shared/signers/signer-registry.ts";
 import { createCustodyProvider } from "../shared/signers/custody/create-custody-provider.ts";
+import { openSignOnlySigner } from "../shared/signers/hsm/open-sign-only-signer.ts";
 import { createEngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import { createWebhookSecretBox } from "../shared/webhooks/secret-box.ts";
 import { createWebhookDispatcher } from "../shared/webhooks/target-policy.ts";
@@ -74,6 +75,21 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     const chains = createChainRegistry([createChainAccess({ rpcUrl: config.CHAIN_RPC_URL, chainId: config.CHAIN_ID })]);
     const custody = await createCustodyProvider(config);
     if (custody) logger.info("custody route on", { provider: custody.name, basePath: config.FIREBLOCKS_BASE_PATH, assetId: config.FIREBLOCKS_ASSET_ID });
+    const signOnly = await openSignOnlySigner(config, {
+      onInvalidSignature: (address) => logger.warn("the HSM returned an invalid signature; signing again", { signer: address }),
+    });
+    if (signOnly) {
+      cleanups.push(async () => signOnly.signer.close());
+      logger.info("sign-only route on", {
+        module: signOnly.modulePath,
+        token: signOnly.tokenLabel,
+        keys: signOnly.signer.addresses(),
+        policies: Object.values(signOnly.policies).map((policy) => ({ signer: policy.signer, threshold: policy.threshold, approvers: policy.approvers.length, expiresAfterMs: policy.expiresAfterMs })),
+      });
+      if (signOnly.signersWithoutKey.length > 0) logger.warn("approval policies name signers without a key in the HSM token", { signers: signOnly.signersWithoutKey });
+    } else {
+      logger.info("sign-only route off (set HSM_TOKEN_LABEL and HSM_PIN to turn it on)");
+    }
     const endpoint: RunningEndpoint = await listenEndpoint(
       {
         db: database.db,
@@ -81,6 +97,7 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
         chains,
         signers: createSignerRegistry({ privateKeys: config.SIGNER_DEV_KEYS }),
         custody,
+        signOnly: signOnly ? { signer: signOnly.signer, policies: signOnly.policies } : null,
         indexer: config.INDEXER_STATUS_URL ? createHttpIndexerSource(config.INDEXER_STATUS_URL) : createChainHeadIndexerSource(chains),
         metrics: createEngineMetrics(telemetry.meter),
         transactions: {

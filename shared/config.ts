@@ -7,6 +7,7 @@ import { z } from "zod";
 import { DEFAULT_WEBHOOK_RETRY_SCHEDULE, parseRetrySchedule } from "./webhooks/retry-schedule.ts";
 import { parseSecretKeyRing } from "./webhooks/secret-box.ts";
 import { IDENTITY_KEY_PATTERN } from "./restate/request-identity.ts";
+import { parseSignOnlyPolicies } from "./signers/sign-only-policy.ts";
 
 const port = z.coerce
   .number({ error: "must be a port number" })
@@ -199,6 +200,17 @@ export const configSchema = z.object({
   CUSTODY_POLL_INTERVAL_MS: positiveInt.default(5_000),
   /** Longest pause between two looks at a custody provider's transaction (also while the provider is down). */
   CUSTODY_POLL_MAX_INTERVAL_MS: positiveInt.default(60_000),
+  /** The PKCS#11 module of the sign-only route's HSM; unset: Debian's SoftHSM2 module (/usr/lib/softhsm/libsofthsm2.so) when it is installed. */
+  HSM_MODULE_PATH: z.string().min(1).optional(),
+  /** Label of the HSM token holding the sign-only keys. Set (with HSM_PIN) to turn the sign-only route on. */
+  HSM_TOKEN_LABEL: z.string().min(1).max(32, "must be at most 32 characters (a PKCS#11 token label)").optional(),
+  /** User PIN of that token; never logged or journaled. */
+  HSM_PIN: z.string().min(4, "must be at least 4 characters").max(255).optional(),
+  /**
+   * Approval policy per sign-only signer, JSON keyed by signer address:
+   * {"0x…": {"approvers": ["0x…", …], "threshold": 2, "expiresAfterSeconds": 3600}}. A signer without one is refused.
+   */
+  SIGN_ONLY_POLICIES: parsedBy(parseSignOnlyPolicies).optional(),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -263,6 +275,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const pairProblems = [
     ...(parsed.FIREBLOCKS_API_KEY && !parsed.FIREBLOCKS_SECRET_KEY_PATH ? [{ variable: "FIREBLOCKS_SECRET_KEY_PATH", problem: "must be set when FIREBLOCKS_API_KEY is" }] : []),
     ...(!parsed.FIREBLOCKS_API_KEY && parsed.FIREBLOCKS_SECRET_KEY_PATH ? [{ variable: "FIREBLOCKS_API_KEY", problem: "must be set when FIREBLOCKS_SECRET_KEY_PATH is" }] : []),
+    ...(parsed.HSM_TOKEN_LABEL && !parsed.HSM_PIN ? [{ variable: "HSM_PIN", problem: "must be set when HSM_TOKEN_LABEL is" }] : []),
+    ...(!parsed.HSM_TOKEN_LABEL && parsed.HSM_PIN ? [{ variable: "HSM_TOKEN_LABEL", problem: "must be set when HSM_PIN is" }] : []),
+    ...(parsed.SIGN_ONLY_POLICIES && !parsed.HSM_TOKEN_LABEL ? [{ variable: "SIGN_ONLY_POLICIES", problem: "needs HSM_TOKEN_LABEL and HSM_PIN (the token holding the signers' keys)" }] : []),
     ...(parsed.CUSTODY_POLL_MAX_INTERVAL_MS < parsed.CUSTODY_POLL_INTERVAL_MS
       ? [{ variable: "CUSTODY_POLL_MAX_INTERVAL_MS", problem: `must be at least CUSTODY_POLL_INTERVAL_MS (${parsed.CUSTODY_POLL_INTERVAL_MS})` }]
       : []),
@@ -285,7 +300,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
 /** Secrets never appear in error messages, not even when they are the bad value. */
 function redactValue(variable: string, value: string): string {
-  if (/KEY|TOKEN|SECRET|PASSWORD/.test(variable)) return "<redacted>";
+  if (/KEY|TOKEN|SECRET|PASSWORD|PIN/.test(variable)) return "<redacted>";
   if (variable === "DATABASE_URL") return value.replace(/\/\/[^@/]*@/, "//REDACTED@");
   return value;
 }

@@ -1,6 +1,10 @@
-/** Transactions: read one with its phase history and signatures (system:read), cancel one (system:operate). Both audited. */
+/**
+ * Transactions: read one with its phase history and signatures (system:read), cancel one, hand in an
+ * approver's signed decision on a sign-only one (system:operate). All audited.
+ */
 import { Hono } from "hono";
 import { z } from "zod";
+import { approveTransactionRequestSchema } from "../../services/workflows/transaction-execution/types.ts";
 import type { DapiEnv } from "../context.ts";
 import { DapiError } from "../errors.ts";
 import type { ServicesSource } from "../middleware/services.ts";
@@ -76,6 +80,14 @@ const cancelResponse = z.object({
   phase: z.string().describe("The transaction's phase when the cancellation was taken; the outcome follows in its record and webhooks"),
 });
 
+const approvalResponse = z.object({
+  counted: z.literal(true),
+  transactionId: z.string(),
+  approver: z.string().describe("The approver, lower case"),
+  decision: z.enum(["approve", "reject"]),
+  at: z.string().describe("When the decision was stored (ISO 8601)"),
+});
+
 export const transactionOperations = {
   inspect: defineOperation({
     operationId: "inspectTransaction",
@@ -104,6 +116,21 @@ export const transactionOperations = {
     response: cancelResponse,
     errors: ["TRANSACTION_NOT_FOUND", "TRANSACTION_ALREADY_FINAL"],
   }),
+  approve: defineOperation({
+    operationId: "approveTransaction",
+    method: "post",
+    path: `${TRANSACTIONS_PREFIX}/:transactionId/approvals`,
+    tag: "transactions",
+    summary: "Hand in one approver's signed decision on a sign-only transaction",
+    description:
+      "The signature is the approver's EIP-712 signature of TransactionApproval { transactionId, chainId, target, calldataHash, value, decision } in the domain { name: \"ddwf\", version: \"1\", chainId }. A decision that counts is stored and handed to the waiting workflow: the M-th approval of the signer's policy releases the signing in the HSM, one rejection ends the transaction failed/APPROVAL_REJECTED. An approver outside the policy, a signature that does not verify, or a second decision of the same approver does not count (data.field names the field).",
+    permission: "system:operate",
+    audited: true,
+    params: transactionParams,
+    body: approveTransactionRequestSchema,
+    response: approvalResponse,
+    errors: ["TRANSACTION_NOT_FOUND", "APPROVER_NOT_IN_POLICY", "APPROVAL_SIGNATURE_INVALID", "APPROVAL_DUPLICATE", "APPROVAL_NOT_OPEN"],
+  }),
 };
 
 export function createTransactionRoutes(source: ServicesSource | undefined): Hono<DapiEnv> {
@@ -124,6 +151,13 @@ export function createTransactionRoutes(source: ServicesSource | undefined): Hon
     }
     c.var.logger.info("transaction cancellation requested", { transactionId, phase: result.phase, actorId: c.var.principal.actorId });
     return c.json({ acknowledged: true as const, transactionId, phase: result.phase });
+  });
+  routes.post(relativePath(transactionOperations.approve, TRANSACTIONS_PREFIX), guard(transactionOperations.approve, source), async (c) => {
+    const { transactionId } = parseParams(c, transactionParams);
+    const body = await parseJsonBody(c, approveTransactionRequestSchema);
+    const counted = await c.var.services.transactions.approve(transactionId, body);
+    c.var.logger.info("approval decision counted", { transactionId, approver: counted.approver, decision: counted.decision, actorId: c.var.principal.actorId });
+    return c.json(counted);
   });
   return routes;
 }

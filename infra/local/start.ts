@@ -5,7 +5,8 @@
  * .data/restate) and anvil (chain 31337, state in .data/anvil), and serves the embedded PGlite
  * database itself (.data/pglite); then the worker and the DAPI as separate processes sharing that
  * database. Anything whose URL is configured (RESTATE_ADMIN_URL, CHAIN_RPC_URL, DATABASE_URL) is
- * used as it is instead of being started. A second start finds the state of the first.
+ * used as it is instead of being started. A second start finds the state of the first. Where
+ * SoftHSM2 is installed the sign-only route is on with a development token in DATA_DIR/softhsm.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -16,6 +17,7 @@ import { setUpIssuanceDemo } from "../demo/asset-issuance-demo.ts";
 import { setUpRecoveryDemo } from "../demo/identity-recovery-demo.ts";
 import { privateKeyToAddress } from "viem/accounts";
 import { loadConfigOrExit, ownChildren, prepareLocalDatabase, say, startLocalChain, stopAllWhenItExits, type Stoppable } from "./launcher-parts.ts";
+import { prepareLocalSignOnly } from "./dev-sign-only.ts";
 import { startManagedProcess, type ManagedProcess } from "./managed-process.ts";
 import { startRestateServer } from "./restate-server.ts";
 import { waitFor } from "./wait-for.ts";
@@ -54,6 +56,9 @@ async function main(): Promise<void> {
     const devSigners = chain.devSigners;
     if (!config.explicit.chainRpc) childEnv.CHAIN_RPC_URL = chain.rpcUrl;
     if (devSigners.length > 0) childEnv.SIGNER_DEV_KEYS = devSigners.join(",");
+
+    const signOnly = await prepareLocalSignOnly(config, { dataDir, chainRpcUrl: chain.rpcUrl, ownChain: !config.explicit.chainRpc });
+    Object.assign(childEnv, signOnly.env);
 
     if (!config.WEBHOOK_SECRET_KEYS) childEnv.WEBHOOK_SECRET_KEYS = await localWebhookSecretKeys(dataDir);
 
@@ -124,6 +129,7 @@ async function main(): Promise<void> {
         ? `  Custody route     Fireblocks at ${config.FIREBLOCKS_BASE_PATH} (asset ${config.FIREBLOCKS_ASSET_ID})`
         : "  Custody route     off (set FIREBLOCKS_API_KEY and FIREBLOCKS_SECRET_KEY_PATH to turn it on)",
     );
+    for (const line of signOnly.lines) say(line);
     if (identityLine) say(identityLine);
     for (const line of demoLines) say(line);
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);

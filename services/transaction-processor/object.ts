@@ -269,6 +269,7 @@ export function createTransactionProcessor(dependencies: TransactionProcessorDep
             call: request.call,
             previous: request.previous,
             kind: request.kind === "cancel" ? "cancellation" : "replacement",
+            route: request.route,
             ...(request.kind === "cancel" ? { fillReason: request.reason ?? "cancelled" } : {}),
           }),
         );

@@ -20,12 +20,15 @@ import type { SignerRegistry } from "../../shared/signers/signer-registry.ts";
 import { storeWebhookDeliveries } from "../workflows/webhook-delivery/emit-event.ts";
 import { bumpFees, capFees, feesForNextBlock } from "./fees.ts";
 import { prepareCall } from "./prepare-call.ts";
-import type { FeeFields, MinedTransaction, ProcessorSender, Signature, SignedCall, SubmitRequest } from "./types.ts";
+import type { FeeFields, MinedTransaction, ProcessorSender, Signature, SignedCall, SignerRoute, SubmitRequest } from "./types.ts";
 
 export type ProcessorStepDependencies = {
   db: Database;
   chains: ChainRegistry;
+  /** The EOA route's keys. */
   signers: SignerRegistry;
+  /** The sign-only route's HSM; null when none is configured. */
+  hsm?: SignerRegistry | null;
   metrics: { nonceReplacement(outcome: "replaced" | "refused"): void; nonceFilled(reason: NonceFillReason): void };
   settings: { feeBumpPercent: number; maxFeePerGasGwei: number; attributionSuffix: Hex; confirmations: number };
 };
@@ -62,13 +65,27 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
     return chain;
   };
 
-  const sign = async (sender: ProcessorSender, call: SignedCall, nonce: number, fees: FeeFields): Promise<{ raw: Hex; hash: Hex }> => {
+  const hsm = dependencies.hsm ?? null;
+  /**
+   * The signer of a request's route: the EOA keys for `eoa`, the HSM for `sign-only` (the workflow
+   * asks only after the approvals released it); without a route (EOA requests, fills), the EOA keys,
+   * else the HSM when it holds the sender's key (a fill on a sign-only sender's nonce). The workflow
+   * never submits an HSM key's call without the route: its first step refuses that on `eoa`.
+   */
+  const signerFor = (route: SignerRoute | undefined, address: string): SignerRegistry | null => {
+    if (route === "sign-only") return hsm?.has(address) ? hsm : null;
+    if (signers.has(address)) return signers;
+    return route === undefined && hsm?.has(address) ? hsm : null;
+  };
+
+  const sign = async (sender: ProcessorSender, call: SignedCall, nonce: number, fees: FeeFields, route?: SignerRoute): Promise<{ raw: Hex; hash: Hex }> => {
     // Decided inside the step: a replay reuses the journaled signature even on a worker that has
     // lost the key since, and a worker without the key never half-signs.
-    if (!signers.has(sender.signerAddress)) {
+    const signer = signerFor(route, sender.signerAddress);
+    if (!signer) {
       throw new DomainTerminalError("SIGNER_NOT_FOUND", `no key is registered for signer ${sender.signerAddress}`, { httpStatus: 422 });
     }
-    const raw = await signers.signTransaction(sender.signerAddress, {
+    const raw = await signer.signTransaction(sender.signerAddress, {
       type: "eip1559",
       chainId: sender.chainId,
       nonce,
@@ -151,7 +168,7 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
       const call = await prepareCall(chain, request.signerAddress as Hex, request.operation, settings.attributionSuffix);
       const { maxFeePerGas, maxPriorityFeePerGas } = request.operation;
       const fees = maxFeePerGas && maxPriorityFeePerGas ? { maxFeePerGas, maxPriorityFeePerGas } : capFees(await feeEstimates.get(chain), capWei);
-      const first: Signature = { ...(await sign(sender, call, nonce, fees)), ...fees, kind: "original" };
+      const first: Signature = { ...(await sign(sender, call, nonce, fees, request.route)), ...fees, kind: "original" };
       if (!(await recordSignatureUnlessCancelled(db, { transactionId: request.transactionId, nonce, ...first }))) return { kind: "cancelled" };
 
       const signatures = [first];
@@ -161,7 +178,7 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
         const current = await currentFees(chain).catch(() => null);
         const bumped = current && bumpFees(signatures.at(-1)!, current, settings.feeBumpPercent, capWei);
         if (!bumped) break;
-        const again: Signature = { ...(await sign(sender, call, nonce, bumped)), ...bumped, kind: "replacement" };
+        const again: Signature = { ...(await sign(sender, call, nonce, bumped, request.route)), ...bumped, kind: "replacement" };
         // Never sent unless stored: with the database away the workflow replaces it later.
         const stored = await recordTransactionSignature(db, { transactionId: request.transactionId, nonce, ...again }).then(() => true, () => false);
         if (!stored) break;
@@ -221,13 +238,14 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
       previous: FeeFields | null;
       kind: "replacement" | "cancellation";
       fillReason?: NonceFillReason;
+      route?: SignerRoute | undefined;
     }): Promise<{ signature: Signature; deliveryIds: string[] } | null> => {
       const chain = chainFor(parameters.sender.chainId);
       const current = await currentFees(chain);
       const fees = parameters.previous ? bumpFees(parameters.previous, current, settings.feeBumpPercent, capWei) : BigInt(current.maxFeePerGas) > capWei ? null : current;
       if (!fees) return null;
       const call = parameters.kind === "cancellation" ? selfTransfer(parameters.sender.signerAddress) : parameters.call;
-      const signature: Signature = { ...(await sign(parameters.sender, call, parameters.nonce, fees)), ...fees, kind: parameters.kind };
+      const signature: Signature = { ...(await sign(parameters.sender, call, parameters.nonce, fees, parameters.route)), ...fees, kind: parameters.kind };
       if (parameters.transactionId) await recordTransactionSignature(db, { transactionId: parameters.transactionId, nonce: parameters.nonce, ...signature });
       let deliveryIds: string[] = [];
       if (parameters.kind === "cancellation") {

@@ -23,8 +23,15 @@ export type SubmittedOperation = {
   maxPriorityFeePerGas: string | null;
 };
 
+/**
+ * Which signer signs: the EOA route's keys, or the sign-only route's HSM (only after the
+ * transaction's approvals released it). Absent (fills, older callers): whichever holds the sender's key.
+ */
+export type SignerRoute = "eoa" | "sign-only";
+
 export type SubmitRequest = ProcessorSender & {
   transactionId: string;
+  route?: SignerRoute;
   /** Increases when the workflow asks for a fresh nonce after an outside sender consumed ours. */
   attempt: number;
   operation: SubmittedOperation;
@@ -56,6 +63,7 @@ export type SubmitResult =
 
 export type ReplaceRequest = ProcessorSender & {
   transactionId: string;
+  route?: SignerRoute;
   attempt: number;
   nonce: number;
   /** `bump`: the same call at higher fees; `cancel`: a zero-value self-transfer at higher fees. */

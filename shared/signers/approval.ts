@@ -35,7 +35,14 @@ export const transactionApprovalSchema = z.object({
     .nullable(),
   /** A quorum's view: approvals needed and those given (approver address, when). */
   quorum: z
-    .object({ needed: z.number().int().positive(), given: z.array(z.object({ approver: z.string(), at: isoTime })) })
+    .object({
+      needed: z.number().int().positive(),
+      given: z.array(z.object({ approver: z.string(), at: isoTime })),
+      /** Everyone who may approve (the N of M of N). */
+      approvers: z.array(z.string()).optional(),
+      /** The approver whose rejection ended the wait. */
+      rejectedBy: z.object({ approver: z.string(), at: isoTime }).nullable().optional(),
+    })
     .nullable(),
 });
 

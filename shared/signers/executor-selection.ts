@@ -1,8 +1,8 @@
 /**
- * Which signer route executes a transaction. Only the direct EOA route is implemented; the other
- * routes are part of the type so that selecting one is a clear terminal rejection today and a
- * typed extension point tomorrow (custody provider with approval, sign-only with policy approval,
- * ERC-4337 smart-wallet multisig).
+ * Which signer route executes a transaction: the direct EOA route, a custody provider with its own
+ * approval, or a sign-only HSM behind a quorum of approvers. The smart-wallet route is part of the
+ * type so that selecting it is a clear terminal rejection today and a typed extension point
+ * tomorrow (ERC-4337 multisig).
  */
 import { z } from "zod";
 
@@ -16,7 +16,7 @@ export const executorSelectionSchema = z.discriminatedUnion("route", [
 export type ExecutorSelection = z.infer<typeof executorSelectionSchema>;
 export type SignerRouteKind = ExecutorSelection["route"];
 
-export const IMPLEMENTED_ROUTES: readonly SignerRouteKind[] = ["eoa", "custody"];
+export const IMPLEMENTED_ROUTES: readonly SignerRouteKind[] = ["eoa", "custody", "sign-only"];
 
 /** Two selections are the same when their canonical JSON is (key order does not matter). */
 export function sameExecutorSelection(a: ExecutorSelection, b: ExecutorSelection): boolean {

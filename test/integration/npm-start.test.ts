@@ -5,8 +5,10 @@ import { join, resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/local/free-port.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
+import { requireSoftHsm } from "../helpers/softhsm.ts";
 
 const stack = inject("stack");
+const softHsm = requireSoftHsm();
 
 type StartRun = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
 
@@ -69,5 +71,38 @@ describe("npm start", () => {
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
     expect(await isDead(second.child.pid!)).toBe(true);
+  });
+
+  it.skipIf(!softHsm)("turns the sign-only route on with a SoftHSM2 token it makes once, and finds the same key on the next start", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "ddwf-start-hsm-"));
+    const [workerPort, opsPort, dapiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const env = {
+      RESTATE_ADMIN_URL: stack.restateAdminUrl,
+      RESTATE_INGRESS_URL: stack.restateIngressUrl,
+      CHAIN_RPC_URL: stack.chainRpcUrl,
+      DATA_DIR: dataDir,
+      RECONCILE_INTERVAL_MS: "0",
+      PGLITE_DATA_DIR: join(dataDir, "pglite"),
+      WORKER_PORT: String(workerPort),
+      OPS_PORT: String(opsPort),
+      DAPI_PORT: String(dapiPort),
+    };
+    const keyLine = /Sign-only route +HSM key (0x[0-9a-f]{40}) in SoftHSM2 token "ddwf-dev" \([^)]*\); (.*)/;
+
+    const first = runStart(env);
+    await waitFor("the ready line", async () => first.output().includes("ddwf ready"), { timeoutMs: 90_000, abort: first.exited });
+    const made = keyLine.exec(first.output());
+    expect(made?.[2]).toBe("token and key created now");
+    first.child.kill("SIGINT");
+    expect(await first.exited).toBe(0);
+    await waitFor("the worker port to close", async () => (await fetch(`http://127.0.0.1:${opsPort}/health/live`).then(() => false, () => true)));
+
+    const second = runStart(env);
+    await waitFor("the ready line again", async () => second.output().includes("ddwf ready"), { timeoutMs: 90_000, abort: second.exited });
+    const found = keyLine.exec(second.output());
+    expect(found?.[1]).toBe(made?.[1]);
+    expect(found?.[2]).toBe("found from an earlier start");
+    second.child.kill("SIGINT");
+    expect(await second.exited).toBe(0);
   });
 });

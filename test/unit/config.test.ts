@@ -69,4 +69,41 @@ describe("loadConfig", () => {
     expect(config.explicit).toEqual({ restateAdmin: true, chainRpc: true, database: true });
     expect(config.RESTATE_ADMIN_URL).toBe("http://restate:9070");
   });
+
+  describe("the sign-only route", () => {
+    const signer = "0x00000000000000000000000000000000000000aa";
+    const approvers = ["0x00000000000000000000000000000000000000a1", "0x00000000000000000000000000000000000000B2", "0x00000000000000000000000000000000000000c3"];
+    const hsm = { HSM_TOKEN_LABEL: "ddwf", HSM_PIN: "123456" };
+    const policies = (entry: Record<string, unknown>) => JSON.stringify({ [signer]: entry });
+
+    it("parses each signer's approvers, threshold and expiry", () => {
+      const config = loadConfig({ ...hsm, SIGN_ONLY_POLICIES: policies({ approvers, threshold: 2, expiresAfterSeconds: 600 }) });
+      expect(config.SIGN_ONLY_POLICIES).toEqual({
+        [signer]: { signer, approvers: approvers.map((approver) => approver.toLowerCase()), threshold: 2, expiresAfterMs: 600_000 },
+      });
+    });
+
+    it("turns the route on only with both the token label and its PIN", () => {
+      expect(() => loadConfig({ HSM_TOKEN_LABEL: "ddwf" })).toThrowError(/HSM_PIN: must be set when HSM_TOKEN_LABEL is/);
+      expect(() => loadConfig({ HSM_PIN: "123456" })).toThrowError(/HSM_TOKEN_LABEL: must be set when HSM_PIN is/);
+      expect(() => loadConfig({ SIGN_ONLY_POLICIES: policies({ approvers, threshold: 2, expiresAfterSeconds: 600 }) })).toThrowError(/SIGN_ONLY_POLICIES: needs HSM_TOKEN_LABEL/);
+    });
+
+    it("names the signer and the field of a bad policy", () => {
+      const cases: [Record<string, unknown>, RegExp][] = [
+        [{ approvers, threshold: 4, expiresAfterSeconds: 600 }, /SIGN_ONLY_POLICIES: 0x0+aa\.threshold: must be at most the number of approvers \(3\)/],
+        [{ approvers: ["0x12"], threshold: 1, expiresAfterSeconds: 600 }, /SIGN_ONLY_POLICIES: 0x0+aa\.approvers\.0: must be a 0x address/],
+        [{ approvers: [approvers[0], approvers[0]], threshold: 1, expiresAfterSeconds: 600 }, /0x0+aa\.approvers: names an approver twice/],
+        [{ approvers, threshold: 2 }, /0x0+aa\.expiresAfterSeconds: /],
+        [{ approvers, threshold: 2, expiresAfterSeconds: 600, quorum: 2 }, /0x0+aa\.\(entry\): unknown field quorum/],
+      ];
+      for (const [entry, message] of cases) expect(() => loadConfig({ ...hsm, SIGN_ONLY_POLICIES: policies(entry) })).toThrowError(message);
+      expect(() => loadConfig({ ...hsm, SIGN_ONLY_POLICIES: "{not json" })).toThrowError(/SIGN_ONLY_POLICIES: must be JSON/);
+      expect(() => loadConfig({ ...hsm, SIGN_ONLY_POLICIES: JSON.stringify({ "not-an-address": {} }) })).toThrowError(/not-an-address: the key must be a signer's 0x address/);
+    });
+
+    it("never repeats the HSM PIN in an error message", () => {
+      expect(() => loadConfig({ HSM_TOKEN_LABEL: "ddwf", HSM_PIN: "123" })).toThrowError(/HSM_PIN: must be at least 4 characters \(got "<redacted>"\)/);
+    });
+  });
 });

@@ -3,12 +3,15 @@ import { createDapiApp } from "../../admin-api/app.ts";
 import type { OperatorServices } from "../../admin-api/context.ts";
 import { cleanupStaleDeploymentsRequest } from "../../admin-api/operator/cleanup-stale-deployments.ts";
 import { forceRedeployRequest } from "../../admin-api/operator/force-redeploy.ts";
+import { DapiError } from "../../admin-api/errors.ts";
 import type { AuditFinish, AuditStart, DapiStores, StoredApiKey } from "../../admin-api/stores.ts";
 import { createReadiness } from "../../shared/http/readiness.ts";
 import { createLogger } from "../../shared/logger.ts";
 import type { RestateAdminClient } from "../../shared/restate/admin-client.ts";
 
 const RESTATE = "/api/v2/admin/operator/restate";
+const APPROVER = "0x00000000000000000000000000000000000000a1";
+const SIGNATURE = `0x${"ab".repeat(65)}`;
 const KEYS: Record<string, StoredApiKey> = {
   "operator-key-000000000000": { id: "key_op", actorId: "alice", role: "operator", permissions: ["system:operate", "system:read"] },
   "viewer-key-00000000000000": { id: "key_view", actorId: "victor", role: "viewer", permissions: ["system:read"] },
@@ -51,6 +54,11 @@ function createFakes() {
       inspect: async () => undefined,
       cancel: async () => {
         throw new Error("unexpected transaction call");
+      },
+      // Stands in for the workflow's check: one approver counts, everyone else is outside the policy.
+      approve: async (transactionId, request) => {
+        if (request.approver !== APPROVER) throw new DapiError("APPROVER_NOT_IN_POLICY", `approver: ${request.approver} is not an approver of this signer's policy`, { data: { field: "approver" } });
+        return { counted: true, transactionId, approver: request.approver, decision: request.decision, at: "2026-01-01T00:00:00.000Z" };
       },
     },
   };
@@ -263,5 +271,37 @@ describe("the operator console and whoami, without a database or Restate", () =>
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ code: "TRANSACTION_NOT_FOUND" });
     expect(rows).toMatchObject([{ actorId: "victor", route: "GET /api/v2/admin/operator/transactions/:transactionId", arguments: { transactionId: "tx_missing" }, finished: { outcome: "failure", errorCode: "TRANSACTION_NOT_FOUND" } }]);
+  });
+
+  it("takes an approver's decision on a sign-only transaction and audits it", async () => {
+    const { rows, post } = createFakes();
+    const response = await post("/api/v2/admin/operator/transactions/tx_1/approvals", JSON.stringify({ approver: APPROVER, decision: "approve", signature: SIGNATURE }));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ counted: true, transactionId: "tx_1", approver: APPROVER, decision: "approve", at: "2026-01-01T00:00:00.000Z" });
+    expect(rows).toMatchObject([{ actorId: "alice", route: "POST /api/v2/admin/operator/transactions/:transactionId/approvals", finished: { outcome: "success" } }]);
+  });
+
+  it("names the field of an approval body that fails its schema", async () => {
+    const { post } = createFakes();
+    const response = await post("/api/v2/admin/operator/transactions/tx_1/approvals", JSON.stringify({ approver: APPROVER, decision: "maybe", signature: "0x12" }));
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { code: string; data: { issues: { field: string }[] } };
+    expect(body.code).toBe("VALIDATION_FAILED");
+    expect(body.data.issues.map((issue) => issue.field).sort()).toEqual(["decision", "signature"]);
+  });
+
+  it("answers an approval that does not count in the envelope, with the field named, in one failure row", async () => {
+    const { rows, post } = createFakes();
+    const outsider = "0x00000000000000000000000000000000000000ff";
+    const response = await post("/api/v2/admin/operator/transactions/tx_1/approvals", JSON.stringify({ approver: outsider, decision: "approve", signature: SIGNATURE }));
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ code: "APPROVER_NOT_IN_POLICY", data: { field: "approver" } });
+    expect(rows).toMatchObject([{ finished: { outcome: "failure", errorCode: "APPROVER_NOT_IN_POLICY" } }]);
+  });
+
+  it("refuses approvals from a key without system:operate", async () => {
+    const { post } = createFakes();
+    const response = await post("/api/v2/admin/operator/transactions/tx_1/approvals", JSON.stringify({ approver: APPROVER, decision: "approve", signature: SIGNATURE }), "viewer-key-00000000000000");
+    expect(response.status).toBe(403);
   });
 });

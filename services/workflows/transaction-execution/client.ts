@@ -5,7 +5,7 @@
  * attaches to the same execution, and the same id with a different operation or executor
  * selection is refused (the stored operation is compared) and nothing changes.
  *
- * submitTransaction · getTransactionStatus · waitForTransaction · cancelTransaction
+ * submitTransaction · getTransactionStatus · waitForTransaction · cancelTransaction · approveTransaction
  */
 import * as clients from "@restatedev/restate-sdk-clients";
 import type { z } from "zod";
@@ -16,7 +16,7 @@ import { CORRELATION_HEADER } from "../../../shared/logger.ts";
 import { transactionExecutionWorkflow } from "./api.ts";
 import { describeIssues, operationConflict, storedOperationOf, transactionIdSchema, transactionOperationSchema } from "./operation.ts";
 import { TERMINAL_PHASES, type TransactionStatus } from "./status.ts";
-import type { CancelTransactionResult } from "./types.ts";
+import type { ApproveTransactionRequest, ApproveTransactionResult, CancelTransactionResult } from "./types.ts";
 
 /** What `submitTransaction` takes: the operation and its transaction id (required here). */
 export const submitTransactionParameters = transactionOperationSchema.extend({ transactionId: transactionIdSchema });
@@ -37,7 +37,12 @@ export type TransactionClientErrorCode =
   | "TRANSACTION_ID_REUSED"
   | "IDEMPOTENCY_KEY_REUSED"
   | "TRANSACTION_WAIT_TIMEOUT"
-  | "TRANSACTION_NOT_FOUND";
+  | "TRANSACTION_NOT_FOUND"
+  | ApprovalRefusalCode;
+
+/** Why an approval did not count (the workflow's codes; `details.field` names the field). */
+export const APPROVAL_REFUSAL_CODES = ["APPROVER_NOT_IN_POLICY", "APPROVAL_SIGNATURE_INVALID", "APPROVAL_DUPLICATE", "APPROVAL_NOT_OPEN"] as const;
+export type ApprovalRefusalCode = (typeof APPROVAL_REFUSAL_CODES)[number];
 
 export class TransactionClientError extends DomainError<TransactionClientErrorCode> {
   override name = "TransactionClientError";
@@ -55,6 +60,12 @@ export type TransactionClient = {
    * mined. `accepted: false` when it had already ended.
    */
   cancelTransaction(transactionId: string, options?: { reason?: string }): Promise<CancelTransactionResult>;
+  /**
+   * One approver's signed decision on a sign-only transaction (EIP-712, see approval-signature.ts).
+   * Answers it counted, or throws TRANSACTION_NOT_FOUND or an ApprovalRefusalCode with the reason
+   * and `details.field`.
+   */
+  approveTransaction(transactionId: string, request: ApproveTransactionRequest): Promise<ApproveTransactionResult>;
 };
 
 export type CreateTransactionClientParameters = {
@@ -124,6 +135,20 @@ export function createTransactionClient(parameters: CreateTransactionClientParam
       }
     },
 
+    approveTransaction: async (transactionId, request) => {
+      try {
+        return await workflow(transactionId).approve(request);
+      } catch (error) {
+        const code = errorCodeOf(error);
+        if (code === "TRANSACTION_NOT_FOUND") throw new TransactionClientError("TRANSACTION_NOT_FOUND", `no transaction ${transactionId}`);
+        if (code && (APPROVAL_REFUSAL_CODES as readonly string[]).includes(code)) {
+          const failure = terminalFailureOf(error);
+          throw new TransactionClientError(code as ApprovalRefusalCode, failure.message, { details: failure.field ? { field: failure.field } : {} });
+        }
+        throw error;
+      }
+    },
+
     waitForTransaction: async (transactionId, options) => {
       const deadline = Date.now() + (options?.timeoutMs ?? 120_000);
       for (;;) {
@@ -136,4 +161,19 @@ export function createTransactionClient(parameters: CreateTransactionClientParam
       }
     },
   };
+}
+
+/** The message and `field` metadata of a terminal error a handler failed with, as ingress answers it. */
+function terminalFailureOf(error: unknown): { message: string; field: string | null } {
+  const responseText = (error as { responseText?: unknown }).responseText;
+  if (typeof responseText === "string") {
+    try {
+      const body = JSON.parse(responseText) as { message?: unknown; metadata?: { field?: unknown } } | null;
+      return { message: typeof body?.message === "string" ? body.message : String(error), field: typeof body?.metadata?.field === "string" ? body.metadata.field : null };
+    } catch {
+      // not a Restate error body
+    }
+  }
+  const metadata = (error as { metadata?: Record<string, string> }).metadata;
+  return { message: error instanceof Error ? error.message : String(error), field: metadata?.field ?? null };
 }

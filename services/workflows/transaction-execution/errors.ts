@@ -40,6 +40,18 @@ export const TRANSACTION_ERROR_STATUS = {
   PROVIDER_REFUSED: 422,
   /** The custody route cannot carry this operation (a contract deployment). */
   CUSTODY_OPERATION_UNSUPPORTED: 422,
+  /** Sign-only: an approver of the signer's policy rejected the transaction; nothing was signed. */
+  APPROVAL_REJECTED: 422,
+  /** Sign-only: the approvals needed did not come before the policy's expiry; nothing was signed. */
+  APPROVAL_EXPIRED: 422,
+  /** An approval names an address outside the signer's policy; it does not count. */
+  APPROVER_NOT_IN_POLICY: 422,
+  /** An approval's signature is not the approver's over this transaction and decision; it does not count. */
+  APPROVAL_SIGNATURE_INVALID: 422,
+  /** The approver has decided on this transaction already; the second decision does not count. */
+  APPROVAL_DUPLICATE: 409,
+  /** The transaction does not wait for approvals (another route, released, ended or expired). */
+  APPROVAL_NOT_OPEN: 409,
 } as const;
 
 /**

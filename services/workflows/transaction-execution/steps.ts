@@ -14,6 +14,7 @@ import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
 import type { TransactionApproval } from "../../../shared/signers/approval.ts";
 import type { CustodySteps } from "./custody-steps.ts";
+import type { SignOnlySteps } from "./sign-only-steps.ts";
 import type { Signature } from "../../transaction-processor/types.ts";
 import { isCanonical, observeNonce, rebroadcast, revertReasonOf, type ObserveNonceParameters } from "./chain-observation.ts";
 import { startOf, type StartDecision, type StoredPhase } from "./decide.ts";
@@ -57,6 +58,8 @@ export type TransactionStepDependencies = {
   metrics: PhaseMetrics;
   /** The custody route's steps; null when no custody provider is configured. */
   custody?: CustodySteps | null;
+  /** The sign-only route's steps; null when no HSM is configured. */
+  signOnly?: SignOnlySteps | null;
 };
 
 /** What the first step of a run found and did. */
@@ -111,8 +114,14 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
       const start = startOf(loaded.record, loaded.signatures);
       const executor = loaded.operation.executor;
       // Custody: the provider holds the key (the vault's address is checked before the provider is asked).
+      // Sign-only: a key in the HSM and an approval policy. EOA: a key of the EOA route only (an
+      // HSM key is never signed for without its approvals).
       const signerKnown =
-        executor.route === "custody" ? dependencies.custody?.providerName === executor.provider : dependencies.signers.has(loaded.operation.signerAddress);
+        executor.route === "custody"
+          ? dependencies.custody?.providerName === executor.provider
+          : executor.route === "sign-only"
+            ? dependencies.signOnly?.providerName === executor.provider && dependencies.signOnly.knows(loaded.operation.signerAddress)
+            : dependencies.signers.has(loaded.operation.signerAddress);
       let submitting: RunStart["submitting"] = null;
       if (start.kind === "start" && loaded.record.lastTransitionPhase !== "submitting") {
         const status = { phase: "submitting" as const, transactionId, txHash: null, nonce: null, error: null, blockNumber: null };
@@ -124,6 +133,7 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
     storeOrLoad,
     indexerIsChainHead: dependencies.indexer.name === "chain-head",
     custody: dependencies.custody ?? null,
+    signOnly: dependencies.signOnly ?? null,
     observe: (chainId: number, parameters: ObserveNonceParameters) => observeNonce(chainFor(chainId), parameters),
     rebroadcast: (chainId: number, raw: Hex) => rebroadcast(chainFor(chainId), raw),
     isCanonical: (chainId: number, blockNumber: number, blockHash: Hex) => isCanonical(chainFor(chainId), blockNumber, blockHash),

@@ -8,6 +8,8 @@
  *                         an earlier run made that may still be mined are watched (step 5); the
  *                         call is never signed again at another nonce while they may be.
  *  2. submitting          route, chain and signer; target code, attribution suffix, gas estimate
+ *     awaiting-approval   sign-only route (sign-only-route.ts): until a quorum of the signer's
+ *                         approvers approved (rejection, expiry, cancel: failed, no nonce taken)
  *  3. TransactionProcessor nonce, signature (stored with the transaction), broadcast
  *  4. confirming
  *  5. watch               one look at the chain per new block (ChainMonitor wakes the run):
@@ -39,6 +41,8 @@ import type { MinedTransaction, ReplaceRequest, ReplaceResult, Signature, Signed
 import { startWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import { waitForNextBlock } from "../chain-monitor/object.ts";
 import { createCustodyRoute, type CustodySettings } from "./custody-route.ts";
+import { approverPromise, createSignOnlyRoute } from "./sign-only-route.ts";
+import { cancelledApproval } from "./sign-only-state.ts";
 import { afterRebroadcast, hasCancellation, highestSignedFees, nextAction, type Watch } from "./decide.ts";
 import { transactionError, type TransactionErrorCode } from "./errors.ts";
 import { createPhaseRecorder, WORKFLOW_TYPE, type PhaseMetrics } from "./phase-recorder.ts";
@@ -46,7 +50,17 @@ import { RunEnded } from "./run-ended.ts";
 import { TERMINAL_PHASES, transactionStatusSchema, type TransactionStatus } from "./status.ts";
 import { storedOperationOf, submissionOutcomeSchema, transactionOperationSchema, type StoredOperation, type SubmissionOutcome, type TransactionOperation } from "./operation.ts";
 import type { LoadedTransaction, RunRefused, RunStart, TransactionSteps } from "./steps.ts";
-import { cancelTransactionRequestSchema, cancelTransactionResultSchema, type CancelTransactionRequest, type CancelTransactionResult } from "./types.ts";
+import {
+  approveTransactionRequestSchema,
+  approveTransactionResultSchema,
+  cancelTransactionRequestSchema,
+  cancelTransactionResultSchema,
+  type ApprovalSignal,
+  type ApproveTransactionRequest,
+  type ApproveTransactionResult,
+  type CancelTransactionRequest,
+  type CancelTransactionResult,
+} from "./types.ts";
 import { schemaSerde } from "../../../shared/restate/schema-serde.ts";
 
 export type TransactionWorkflowSettings = {
@@ -154,6 +168,8 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         const processor = ctx.objectClient(transactionProcessor, key);
         const cancel = ctx.promise<CancelTransactionRequest>(CANCEL_PROMISE);
         const executor = operation.executor;
+        /** Which of the processor's signers signs: the HSM for sign-only (EOA requests stay as they were). */
+        const signerRoute = executor.route === "sign-only" ? { route: "sign-only" as const } : {};
         // The custody route (custody-route.ts): the provider signs and broadcasts; the watch below confirms.
         const custody =
           executor.route === "custody" && steps.custody
@@ -166,6 +182,20 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
                 operation: { ...operation, executor },
                 cancel,
                 storedApproval: record.approval,
+              })
+            : null;
+        // The sign-only route (sign-only-route.ts): a quorum of approvers releases the HSM's signing.
+        const signOnly =
+          executor.route === "sign-only" && steps.signOnly
+            ? createSignOnlyRoute({
+                ctx,
+                steps: steps.signOnly,
+                recorder,
+                transactionId,
+                operation,
+                cancel,
+                storedApproval: record.approval,
+                preBroadcastRetryMs: settings.preBroadcastRetryMs,
               })
             : null;
         let cancelRequested = record.cancelRequested;
@@ -191,6 +221,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
             transactionId,
             attempt,
             ...sender,
+            ...signerRoute,
             operation: {
               target: operation.target,
               data: operation.data,
@@ -258,6 +289,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
             transactionId,
             attempt,
             ...sender,
+            ...signerRoute,
             nonce: current.nonce,
             kind: kind === "cancel" || hasCancellation(current) ? "cancel" : "bump",
             // A bump signs again exactly what was signed (decoded from the stored bytes).
@@ -389,6 +421,15 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               announced = true;
               return watchUntilSettled(watch);
             }
+            if (executor.route === "sign-only") {
+              if (!signOnly) throw transactionError("SIGNER_ROUTE_UNSUPPORTED", "the sign-only route is off on this worker (no HSM configured)");
+              if (!begun.signerKnown) {
+                throw transactionError("SIGNER_NOT_FOUND", `no HSM key with an approval policy for signer ${operation.signerAddress} behind provider "${executor.provider}"`);
+              }
+              const state = { cancelRequested };
+              await signOnly.untilApproved(state);
+              cancelRequested = state.cancelRequested;
+            }
             if (!begun.signerKnown) throw transactionError("SIGNER_NOT_FOUND", `no key is registered for signer ${operation.signerAddress}`);
             const taken = await takeNonce();
             if (!taken) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
@@ -455,7 +496,8 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               }
               // Custody: the provider is asked to cancel and the run follows what it does.
               if (watch || custody) continue;
-              error = new RunEnded("CANCELLED", "cancelled through Restate before a nonce was taken", { txHash: null, nonce: null });
+              const approval = cancelledApproval(recorder.status.approval, new Date(await ctx.date.now()).toISOString());
+              error = new RunEnded("CANCELLED", "cancelled through Restate before a nonce was taken", { txHash: null, nonce: null, ...(approval ? { approval } : {}) });
             }
             if (error instanceof RunEnded) {
               await recorder.transition("failed", { ...error.change, error: { code: error.code, message: error.message } });
@@ -525,6 +567,30 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         if (!stored) throw transactionError("TRANSACTION_NOT_FOUND", `no transaction ${ctx.key}`);
         return stored;
       }),
+
+      /**
+       * One approver's decision on a sign-only transaction: checked (an approver of the signer's
+       * policy, its EIP-712 signature over this transaction and decision, its first decision, while
+       * the transaction still waits) and stored in one step, then handed to the waiting run through
+       * the approver's durable promise. A decision that does not count fails with a code naming the
+       * reason and a `field` naming what is wrong; nothing changes then.
+       */
+      approve: restate.handlers.workflow.shared(
+        { input: schemaSerde(approveTransactionRequestSchema, "input"), output: schemaSerde(approveTransactionResultSchema, "output") },
+        async (ctx: SharedCtx, request: ApproveTransactionRequest): Promise<ApproveTransactionResult> => {
+          const signOnlySteps = steps.signOnly;
+          if (!signOnlySteps) throw transactionError("APPROVAL_NOT_OPEN", "the sign-only route is off on this worker (no HSM configured)");
+          const requestId = ctx.request().id;
+          const signal = await runStep(ctx, "record-decision", () => signOnlySteps.decide(ctx.key, request, requestId), stepRetryPolicies.check);
+          // The run may be gone by now (ended, or waiting no more for this approver): nothing else to do then.
+          await ctx
+            .promise<ApprovalSignal>(approverPromise(signal.approver))
+            .resolve(signal)
+            .catch((error: unknown) => ctx.console.info("approval promise already resolved", { transactionId: ctx.key, error: String(error) }));
+          ctx.console.info("approval decision counted", { transactionId: ctx.key, approver: signal.approver, decision: signal.decision });
+          return { counted: true, transactionId: ctx.key, ...signal };
+        },
+      ),
 
       /**
        * Asks for the transaction to be cancelled. Before a nonce is taken nothing is signed; after,

@@ -11,3 +11,4 @@ export * from "./transaction-signatures.ts";
 export * from "./nonce-fills.ts";
 export * from "./asset-issuances.ts";
 export * from "./transaction-events.ts";
+export * from "./transaction-approvals.ts";

@@ -8,3 +8,4 @@ export * from "./recovery-invitations.ts";
 export * from "./reconciliation-reports.ts";
 export * from "./exchange-rates.ts";
 export * from "./asset-issuances.ts";
+export * from "./transaction-approvals.ts";
