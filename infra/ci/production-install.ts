@@ -1,7 +1,7 @@
 /**
  * The production image's install, checked without Docker: package.json, the lockfile and the
  * runtime folders (as infra/docker/Dockerfile copies them) go to a clean folder, `npm ci
- * --omit=dev` installs them, and the worker and the DAPI must each start there and turn ready (on
+ * --omit=dev --ignore-scripts` and `npm rebuild pkcs11js` install them (as the image does), and the worker and the DAPI must each start there and turn ready (on
  * embedded databases of their own, the worker without registering), and the DAPI must serve the
  * operator console. Run by .ci/run with Node 24.
  */
@@ -24,6 +24,12 @@ try {
   say(`npm ci --omit=dev in ${folder}`);
   const install = spawnSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: folder, stdio: "inherit" });
   if (install.status !== 0) throw new Error(`npm ci --omit=dev failed with ${install.status}`);
+  // The one install script the image runs: the PKCS#11 addon of the sign-only route, which must then load.
+  const rebuild = spawnSync("npm", ["rebuild", "pkcs11js"], { cwd: folder, stdio: "inherit" });
+  if (rebuild.status !== 0) throw new Error(`npm rebuild pkcs11js failed with ${rebuild.status}`);
+  const load = spawnSync(process.execPath, ["-e", "new (require('pkcs11js').PKCS11)()"], { cwd: folder, stdio: "inherit" });
+  if (load.status !== 0) throw new Error("the pkcs11js addon built in the production install does not load");
+  say("pkcs11js built and loads");
 
   for (const [name, entry, port] of [
     ["worker", "services/main.ts", "OPS_PORT"],
