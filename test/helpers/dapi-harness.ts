@@ -16,7 +16,7 @@ import type { RestateEndpoints } from "../../admin-api/context.ts";
 import { createOperatorServices } from "../../admin-api/operator-services.ts";
 import { testWebhookKeyRing } from "./webhook-keys.ts";
 
-export type DapiAnswer<Body = Record<string, unknown>> = { status: number; body: Body; requestId: string | null };
+export type DapiAnswer<Body = Record<string, unknown>> = { status: number; body: Body; requestId: string | null; headers: Headers };
 
 export type DapiHarnessOptions = {
   restate?: Partial<RestateEndpoints>;
@@ -75,7 +75,7 @@ export async function startDapiHarness(options?: DapiHarnessOptions) {
       headers,
       ...(method === "POST" || method === "PATCH" ? { body: options?.rawBody ?? JSON.stringify(body ?? {}) } : {}),
     });
-    return { status: response.status, body: (await response.json()) as Body, requestId: response.headers.get("x-request-id") };
+    return { status: response.status, body: (await response.json()) as Body, requestId: response.headers.get("x-request-id"), headers: response.headers };
   };
 
   const auditRowsOf = (requestId: string | null) =>
