@@ -10,6 +10,7 @@ import * as clients from "@restatedev/restate-sdk-clients";
 import type { Hex } from "viem";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { waitFor } from "../../infra/local/wait-for.ts";
+import { getDeadLetter, insertDeadLetter } from "../../shared/db/repositories/dead-letters.ts";
 import { latestReconciliationReports } from "../../shared/db/repositories/reconciliation.ts";
 import { getTransaction } from "../../shared/db/repositories/transactions.ts";
 import type { TransactionReconciler } from "../../services/workflows/reconciliation/object.ts";
@@ -45,7 +46,7 @@ describe("a transaction key whose killed run still has a timer pending", () => {
     // connection does not.
     database = await startTcpProxy(targetOf(inject("databaseUrl")));
     h = await startTransactionHarness({
-      senders: 3,
+      senders: 4,
       name: "stale-timer-worker",
       env: {
         DATABASE_URL: database.proxied(inject("databaseUrl")),
@@ -148,6 +149,42 @@ describe("a transaction key whose killed run still has a timer pending", () => {
     const journal = await journalOf(second.id);
     const ownSleeps = new Set(journal.filter((row) => row.entry_type === "Command: Sleep").map((row) => completionIdOf(row)));
     expect(journal.filter((row) => row.entry_type === "Notification: Sleep").filter((row) => !ownSleeps.has(completionIdOf(row)))).toEqual([]);
+  });
+
+  it("keeps a dead letter open with Retry-After while the killed run's sleep is due, then replays it once", async () => {
+    const signer = h.senders[3]!.address;
+    const fromBlock = await h.tools.client.getBlockNumber();
+    const killed = await killWhileSleeping(signer);
+    const letterId = `dl_${killed.transactionId}`;
+    await insertDeadLetter(h.db, { id: letterId, kind: "transaction", referenceId: killed.transactionId, causeCode: "RETRY_BUDGET_EXHAUSTED", causeMessage: "test", payload: {} });
+    const replay = () => dapi.call("POST", `/api/v2/admin/operator/dead-letters/${letterId}/replay`, {});
+
+    const refused = await replay();
+
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: "RESTATE_WORKFLOW_TIMERS_PENDING", data: { invocationIds: [killed.killedId] } });
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await getDeadLetter(h.db, letterId)).toMatchObject({ status: "open" });
+    expect(await restate.invocationsOf(WORKFLOW, killed.transactionId, "run")).toEqual([expect.objectContaining({ id: killed.killedId, status: "completed" })]);
+
+    await waitFor(
+      "the replay to be accepted",
+      async () => {
+        const answer = await replay();
+        if (answer.status === 409 && answer.body.code === "RESTATE_WORKFLOW_TIMERS_PENDING") return undefined;
+        expect(answer.status).toBe(200);
+        return true;
+      },
+      { timeoutMs: STUCK_AFTER_MS + 30_000, intervalMs: 1_000 },
+    );
+    expect(await getDeadLetter(h.db, letterId)).toMatchObject({ status: "replayed" });
+    await h.tools.client.setAutomine(true);
+    await h.tools.client.mine({ blocks: 1 });
+    const final = await h.client.waitForTransaction(killed.transactionId, { timeoutMs: 60_000 });
+
+    const mined = await h.tools.minedTransactionsOf(signer, fromBlock);
+    expect(mined.map((tx) => tx.nonce)).toEqual([killed.sent.nonce]);
+    expect(final).toMatchObject({ phase: "completed", txHash: mined[0]!.hash });
   });
 
   it("defers the reconciler's re-drive of a killed run while its sleep is due, then re-drives it once", async () => {
