@@ -129,10 +129,11 @@ export async function readFinishedRunJournals(
   admin: RestateAdminClient,
   runs: readonly { invocationId: string; finishedAt: number }[],
 ): Promise<{ now: number; runs: FinishedRunJournal[] }> {
+  // No run, no timer: any clock gives the same verdict.
+  if (runs.length === 0) return { now: Date.now(), runs: [] };
   const [clock] = await admin.query<{ now: string }>("SELECT now() AS now");
   const now = clock ? parseServerTimestamp(clock.now) : Number.NaN;
   if (Number.isNaN(now)) throw new Error(`the admin API answered no usable clock: ${JSON.stringify(clock)}`);
-  if (runs.length === 0) return { now, runs: [] };
   const rows = await admin.query<JournalRow>(
     `SELECT id, index, entry_type, entry_lite_json, sleep_wakeup_at, completed FROM sys_journal
      WHERE id IN (${runs.map((run) => quote(run.invocationId)).join(", ")})

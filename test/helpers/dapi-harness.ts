@@ -5,6 +5,7 @@
  */
 import { eq } from "drizzle-orm";
 import { inject } from "vitest";
+import { waitFor } from "../../infra/local/wait-for.ts";
 import { connectDatabase } from "../../shared/db/client.ts";
 import { createApiKey } from "../../shared/db/repositories/api-keys.ts";
 import { operationsAuditLog } from "../../shared/db/schema/index.ts";
@@ -96,3 +97,20 @@ export async function startDapiHarness(options?: DapiHarnessOptions) {
 export type DapiHarness = Awaited<ReturnType<typeof startDapiHarness>>;
 
 export const RESTATE = "/api/v2/admin/operator/restate";
+
+/**
+ * Repeats a recovery call (recover-stuck-workflow, a dead-letter replay) while it answers
+ * RESTATE_WORKFLOW_TIMERS_PENDING, as an operator who follows Retry-After does; returns the first
+ * other answer. A killed run's sleeps come due within its longest sleep.
+ */
+export async function untilTimersQuiet<Body = Record<string, unknown>>(call: () => Promise<DapiAnswer<Body>>, options?: { timeoutMs?: number }): Promise<DapiAnswer<Body>> {
+  return waitFor(
+    "the killed run's sleeps to come due",
+    async () => {
+      const answer = await call();
+      const code = (answer.body as { code?: unknown } | null)?.code;
+      return answer.status === 409 && code === "RESTATE_WORKFLOW_TIMERS_PENDING" ? undefined : answer;
+    },
+    { timeoutMs: options?.timeoutMs ?? 60_000, intervalMs: 1_000 },
+  );
+}

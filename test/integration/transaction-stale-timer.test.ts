@@ -15,7 +15,7 @@ import { latestReconciliationReports } from "../../shared/db/repositories/reconc
 import { getTransaction } from "../../shared/db/repositories/transactions.ts";
 import type { TransactionReconciler } from "../../services/workflows/reconciliation/object.ts";
 import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
-import { startDapiHarness, type DapiHarness } from "../helpers/dapi-harness.ts";
+import { startDapiHarness, untilTimersQuiet, type DapiHarness } from "../helpers/dapi-harness.ts";
 import { createInvocationTools, type InvocationTools } from "../helpers/restate-invocations.ts";
 import { startTcpProxy, targetOf, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
@@ -117,16 +117,8 @@ describe("a transaction key whose killed run still has a timer pending", () => {
     const killed = await killWhileSleeping(signer);
 
     // The operator asks until the route agrees, waiting as its answers say.
-    await waitFor(
-      "recover-stuck-workflow to accept",
-      async () => {
-        const answer = await dapi.call("POST", RECOVER, { serviceName: WORKFLOW, serviceKey: killed.transactionId });
-        if (answer.status === 409 && answer.body.code === "RESTATE_WORKFLOW_TIMERS_PENDING") return undefined;
-        expect(answer.status).toBe(200);
-        return true;
-      },
-      { timeoutMs: STUCK_AFTER_MS + 30_000, intervalMs: 1_000 },
-    );
+    const recovered = await untilTimersQuiet(() => dapi.call("POST", RECOVER, { serviceName: WORKFLOW, serviceKey: killed.transactionId }), { timeoutMs: STUCK_AFTER_MS + 30_000 });
+    expect(recovered.status).toBe(200);
     // The new run starts slowly (its database is away for a while), so a timer of the killed run
     // that was still due would reach it before that sleep's place in its journal.
     database.setDown(true);
@@ -167,16 +159,7 @@ describe("a transaction key whose killed run still has a timer pending", () => {
     expect(await getDeadLetter(h.db, letterId)).toMatchObject({ status: "open" });
     expect(await restate.invocationsOf(WORKFLOW, killed.transactionId, "run")).toEqual([expect.objectContaining({ id: killed.killedId, status: "completed" })]);
 
-    await waitFor(
-      "the replay to be accepted",
-      async () => {
-        const answer = await replay();
-        if (answer.status === 409 && answer.body.code === "RESTATE_WORKFLOW_TIMERS_PENDING") return undefined;
-        expect(answer.status).toBe(200);
-        return true;
-      },
-      { timeoutMs: STUCK_AFTER_MS + 30_000, intervalMs: 1_000 },
-    );
+    expect((await untilTimersQuiet(replay, { timeoutMs: STUCK_AFTER_MS + 30_000 })).status).toBe(200);
     expect(await getDeadLetter(h.db, letterId)).toMatchObject({ status: "replayed" });
     await h.tools.client.setAutomine(true);
     await h.tools.client.mine({ blocks: 1 });
