@@ -24,7 +24,7 @@ import type { Readiness } from "../shared/http/readiness.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
 import { redactingLogger, safeText } from "./redact.ts";
 import type { DapiEnv } from "./context.ts";
-import { DapiError, toErrorEnvelope } from "./errors.ts";
+import { DapiError, retryAfterOf, toErrorEnvelope } from "./errors.ts";
 import { requestId } from "./middleware/request-id.ts";
 import type { ServicesSource } from "./middleware/services.ts";
 import type { Operation } from "./openapi/operation.ts";
@@ -122,6 +122,8 @@ export function createDapiApp(dependencies: DapiDependencies): Hono<DapiEnv> {
     } else {
       logger.info("request refused", { ...fields, message: body.message });
     }
+    const retryAfter = retryAfterOf(error);
+    if (retryAfter) c.header("Retry-After", retryAfter);
     return c.json(body, status);
   });
   return app;

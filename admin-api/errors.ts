@@ -41,6 +41,12 @@ export const DAPI_ERROR_STATUS = {
   RESTATE_WORKFLOW_NOT_FOUND: 404,
   /** 409 for `active-invocation` and `already-succeeded`; 502 for `purge-failed` and `query-failed`. */
   RESTATE_WORKFLOW_RETRY_BLOCKED: 409,
+  /**
+   * A finished run of the key still has a sleep that has not come due; Restate would deliver its
+   * timer into the next run (same invocation id). Nothing was changed; `Retry-After` and
+   * `data.retryAt` say when to ask again.
+   */
+  RESTATE_WORKFLOW_TIMERS_PENDING: 409,
   WEBHOOK_SUBSCRIPTION_NOT_FOUND: 404,
   /** A test event was asked of a disabled subscription; enable it first. */
   WEBHOOK_SUBSCRIPTION_DISABLED: 409,
@@ -71,16 +77,33 @@ export const DAPI_ERROR_CODES = Object.keys(DAPI_ERROR_STATUS) as DapiErrorCode[
 
 export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 431 | 500 | 502 | 503 | 504;
 
-/** A failure the DAPI answers on purpose; `status` overrides the code's default when a code spans classes. */
+/** Codes whose answer carries a `Retry-After` header (seconds): asking again later is the remedy. */
+export const RETRY_AFTER_CODES: readonly DapiErrorCode[] = ["RESTATE_WORKFLOW_TIMERS_PENDING"];
+
+/**
+ * A failure the DAPI answers on purpose; `status` overrides the code's default when a code spans
+ * classes; `retryAfterSeconds` becomes the `Retry-After` header.
+ */
 export class DapiError extends DomainError<DapiErrorCode> {
   readonly status: ErrorStatus;
   readonly data: Record<string, unknown> | null;
-  constructor(code: DapiErrorCode, message: string, options?: { status?: ErrorStatus; data?: Record<string, unknown>; cause?: unknown }) {
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    code: DapiErrorCode,
+    message: string,
+    options?: { status?: ErrorStatus; data?: Record<string, unknown>; cause?: unknown; retryAfterSeconds?: number },
+  ) {
     super(code, message, { cause: options?.cause });
     this.name = "DapiError";
     this.status = options?.status ?? DAPI_ERROR_STATUS[code];
     this.data = options?.data ?? null;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
+}
+
+/** The `Retry-After` value of an error, when it has one. */
+export function retryAfterOf(error: unknown): string | undefined {
+  return error instanceof DapiError && error.retryAfterSeconds !== undefined ? String(Math.max(1, Math.ceil(error.retryAfterSeconds))) : undefined;
 }
 
 export const errorEnvelopeSchema = z

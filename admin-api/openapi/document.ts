@@ -1,6 +1,6 @@
 /** Builds the DAPI's OpenAPI 3.1 document from the route operations and their zod schemas. */
 import { z } from "zod";
-import { DAPI_ERROR_STATUS, errorEnvelopeSchema, type DapiErrorCode } from "../errors.ts";
+import { DAPI_ERROR_STATUS, errorEnvelopeSchema, RETRY_AFTER_CODES, type DapiErrorCode } from "../errors.ts";
 import { openApiPath, type Operation } from "./operation.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -40,13 +40,26 @@ function errorResponses(operation: Operation) {
   return Object.fromEntries(
     [...byStatus.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([status, list]) => [
-        String(status),
-        {
-          description: list.join(", "),
-          content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
-        },
-      ]),
+      .map(([status, list]) => {
+        const retryAfter = list.filter((code) => RETRY_AFTER_CODES.includes(code));
+        return [
+          String(status),
+          {
+            description: list.join(", "),
+            ...(retryAfter.length > 0
+              ? {
+                  headers: {
+                    "Retry-After": {
+                      description: `Seconds to wait before asking again; sent with ${retryAfter.join(", ")}`,
+                      schema: { type: "integer", minimum: 1 },
+                    },
+                  },
+                }
+              : {}),
+            content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
+          },
+        ];
+      }),
   );
 }
 

@@ -5,9 +5,14 @@
  * 2. Refuse (RESTATE_WORKFLOW_RETRY_BLOCKED, 409) when any is still active — every status but
  *    completed, killed and cancelled, so statuses added by a later Restate count as active — or
  *    when the workflow's `run` already completed successfully. Nothing is changed then.
- * 3. For each terminal-failed invocation: kill (409 means it already finished, which is the case
+ * 3. Refuse (RESTATE_WORKFLOW_TIMERS_PENDING, 409 with Retry-After) while a finished `run` of the
+ *    key has a sleep that has not come due (shared/restate/pending-timers.ts): Restate keeps that
+ *    timer through kill and purge and would deliver it into the next run, which has the same
+ *    invocation id. Nothing is changed then, so the journal that shows the sleep is kept for the
+ *    next attempt.
+ * 4. For each terminal-failed invocation: kill (409 means it already finished, which is the case
  *    we expect), then purge. Purging a workflow's `run` also drops its state and durable promises.
- * 4. Replace the key's state with `{}`, so nothing left behind leaks into the next run.
+ * 5. Replace the key's state with `{}`, so nothing left behind leaks into the next run.
  *
  * Transport failures surface as RESTATE_ADMIN_UNREACHABLE; any other failed query or purge is a
  * 502 with reason `query-failed` or `purge-failed`.
@@ -16,6 +21,7 @@ import { z } from "zod";
 import { RestateAdminError, type RestateAdminClient } from "../../shared/restate/admin-client.ts";
 import { errorMessageOf } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
+import { parseServerTimestamp, readFinishedRunJournals, timerVerdict } from "../../shared/restate/pending-timers.ts";
 import { DapiError } from "../errors.ts";
 import { sqlString } from "./sql.ts";
 
@@ -52,6 +58,7 @@ const invocationRow = z.object({
   target_handler_name: z.string(),
   status: z.string(),
   completion_result: z.string().optional(),
+  modified_at: z.string().optional(),
 });
 type InvocationRow = z.infer<typeof invocationRow>;
 
@@ -69,7 +76,10 @@ export type RecoverStuckWorkflowParameters = {
 };
 
 export type RecoverStuckWorkflowReturnType = { purgedInvocationIds: string[] };
-/** RESTATE_WORKFLOW_RETRY_BLOCKED or RESTATE_WORKFLOW_NOT_FOUND (DapiError), or a RestateAdminError (unreachable, or clearing the state failed). */
+/**
+ * RESTATE_WORKFLOW_RETRY_BLOCKED, RESTATE_WORKFLOW_TIMERS_PENDING or RESTATE_WORKFLOW_NOT_FOUND
+ * (DapiError), or a RestateAdminError (unreachable, or clearing the state failed).
+ */
 export type RecoverStuckWorkflowErrorType = DapiError | RestateAdminError;
 
 export async function recoverStuckWorkflow(parameters: RecoverStuckWorkflowParameters): Promise<RecoverStuckWorkflowReturnType> {
@@ -98,6 +108,7 @@ export async function recoverStuckWorkflow(parameters: RecoverStuckWorkflowParam
   }
 
   const failed = invocations.filter((row) => row.completion_result === "failure");
+  await refuseWhileTimersPending(admin, target, failed.filter((row) => row.target_handler_name === WORKFLOW_HANDLER));
   for (const invocation of failed) await killThenPurge(admin, invocation.id, target);
   await admin.setState(serviceName, { objectKey: serviceKey, newState: {} });
 
@@ -105,10 +116,37 @@ export async function recoverStuckWorkflow(parameters: RecoverStuckWorkflowParam
   return { purgedInvocationIds: failed.map((row) => row.id) };
 }
 
+/**
+ * Only a workflow's `run` has the same invocation id on every run of its key; the timers of its
+ * other handlers (shared handlers, random ids) can never reach a later run.
+ */
+async function refuseWhileTimersPending(admin: RestateAdminClient, target: string, runs: InvocationRow[]): Promise<void> {
+  if (runs.length === 0) return;
+  let read: Awaited<ReturnType<typeof readFinishedRunJournals>>;
+  try {
+    read = await readFinishedRunJournals(
+      admin,
+      // A finished row always has modified_at; without one, count the run as finished now.
+      runs.map((row) => ({ invocationId: row.id, finishedAt: row.modified_at ? parseServerTimestamp(row.modified_at) : Date.now() })),
+    );
+  } catch (error) {
+    if (isTransportFailure(error)) throw error;
+    throw blocked("query-failed", runs.map((row) => row.id), `could not read the journals of ${target}: ${describe(error)}`);
+  }
+  const verdict = timerVerdict(read.runs, read.now);
+  if (verdict.kind === "quiet") return;
+  const retryAt = new Date(verdict.until).toISOString();
+  throw new DapiError(
+    "RESTATE_WORKFLOW_TIMERS_PENDING",
+    `${target}: a finished run still has a sleep that has not come due; Restate would deliver its timer into the next run (same invocation id). Nothing was changed; ask again after ${retryAt}`,
+    { data: { invocationIds: verdict.invocationIds, retryAt, retryAfterSeconds: verdict.retryAfterSeconds }, retryAfterSeconds: verdict.retryAfterSeconds },
+  );
+}
+
 async function queryInvocations(admin: RestateAdminClient, serviceName: string, serviceKey: string): Promise<InvocationRow[]> {
   try {
     const rows = await admin.query(
-      `SELECT id, target_handler_name, status, completion_result FROM sys_invocation
+      `SELECT id, target_handler_name, status, completion_result, modified_at FROM sys_invocation
        WHERE target_service_name = ${sqlString(serviceName)} AND target_service_key = ${sqlString(serviceKey)}`,
     );
     return z.array(invocationRow).parse(rows);

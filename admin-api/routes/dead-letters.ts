@@ -55,7 +55,7 @@ export const deadLetterOperations = {
     tag: "dead-letters",
     summary: "Recover the dead letter's workflow key, resubmit it, mark the letter replayed",
     description:
-      "Kinds transaction and webhook-delivery. Refused like recover-stuck-workflow while the workflow is active or already succeeded.",
+      "Kinds transaction and webhook-delivery. Refused like recover-stuck-workflow while the workflow is active or already succeeded, and with RESTATE_WORKFLOW_TIMERS_PENDING (409, Retry-After) while a finished run of the key still has a sleep that has not come due; the letter stays open then.",
     permission: "system:operate",
     audited: true,
     params: replayDeadLetterParams,
@@ -66,6 +66,7 @@ export const deadLetterOperations = {
       "DEAD_LETTER_NOT_OPEN",
       "DEAD_LETTER_KIND_UNSUPPORTED",
       "RESTATE_WORKFLOW_RETRY_BLOCKED",
+      "RESTATE_WORKFLOW_TIMERS_PENDING",
       "RESTATE_ADMIN_UNREACHABLE",
       "RESTATE_ADMIN_REQUEST_FAILED",
     ],

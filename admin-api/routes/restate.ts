@@ -66,12 +66,12 @@ export const restateOperations = {
     tag: "restate",
     summary: "Purge the terminal-failed invocations of one workflow key and clear its state",
     description:
-      "Refused with RESTATE_WORKFLOW_RETRY_BLOCKED (409, data.reason active-invocation or already-succeeded) when an invocation of the key is unfinished or the run already succeeded; purge-failed and query-failed answer 502. A key with no invocation at all is RESTATE_WORKFLOW_NOT_FOUND (404), nothing changed.",
+      "Refused with RESTATE_WORKFLOW_RETRY_BLOCKED (409, data.reason active-invocation or already-succeeded) when an invocation of the key is unfinished or the run already succeeded; purge-failed and query-failed answer 502. A key with no invocation at all is RESTATE_WORKFLOW_NOT_FOUND (404), nothing changed. While a finished run of the key still has a sleep that has not come due, the answer is RESTATE_WORKFLOW_TIMERS_PENDING (409) with a Retry-After header and data.retryAt: Restate keeps that timer through kill and purge and would deliver it into the key's next run, which has the same invocation id. Nothing is changed then; ask again after Retry-After seconds.",
     permission: "system:operate",
     audited: true,
     body: recoverStuckWorkflowRequest,
     response: acknowledgedResponse,
-    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_ADMIN_REQUEST_FAILED", "RESTATE_WORKFLOW_RETRY_BLOCKED", "RESTATE_WORKFLOW_NOT_FOUND"],
+    errors: ["RESTATE_ADMIN_UNREACHABLE", "RESTATE_ADMIN_REQUEST_FAILED", "RESTATE_WORKFLOW_RETRY_BLOCKED", "RESTATE_WORKFLOW_TIMERS_PENDING", "RESTATE_WORKFLOW_NOT_FOUND"],
   }),
 };
 

@@ -5,6 +5,7 @@
  */
 import type { RestateAdminClient } from "./admin-client.ts";
 import { RestateAdminError } from "./admin-client.ts";
+import { parseServerTimestamp, readFinishedRunJournals, timerVerdict } from "./pending-timers.ts";
 
 export type RunState =
   /** No run of the key is known: never started, purged, or past retention. */
@@ -40,15 +41,32 @@ export async function runStates(admin: RestateAdminClient, service: string, keys
   return states;
 }
 
+export type ClearFinishedRuns =
+  | { kind: "cleared" }
+  /** A run of the key is unfinished: it is never raced. */
+  | { kind: "active" }
+  /** A finished `run` still has a sleep that has not come due (pending-timers.ts); nothing was purged. */
+  | { kind: "timers-pending"; retryAt: string };
+
 /**
  * Purges every finished invocation of a workflow key, so the key can be submitted again. Refuses
- * (answers `active`) while one is unfinished: a live run is never raced.
+ * (answers `active`) while one is unfinished: a live run is never raced. Defers (answers
+ * `timers-pending`, purging nothing so the journal that shows the sleep stays) while a finished
+ * `run` may still fire a timer, which Restate would deliver into the next run of the key.
  */
-export async function clearFinishedRuns(admin: RestateAdminClient, service: string, key: string): Promise<"cleared" | "active"> {
-  const rows = await admin.query<InvocationRow>(
-    `SELECT id, target_service_key, status FROM sys_invocation WHERE target_service_name = ${quote(service)} AND target_service_key = ${quote(key)}`,
+export async function clearFinishedRuns(admin: RestateAdminClient, service: string, key: string): Promise<ClearFinishedRuns> {
+  const rows = await admin.query<InvocationRow & { target_handler_name: string; modified_at?: string }>(
+    `SELECT id, target_service_key, target_handler_name, status, modified_at FROM sys_invocation
+     WHERE target_service_name = ${quote(service)} AND target_service_key = ${quote(key)}`,
   );
-  if (rows.some((row) => row.status !== "completed")) return "active";
+  if (rows.some((row) => row.status !== "completed")) return { kind: "active" };
+  const runs = rows.filter((row) => row.target_handler_name === "run");
+  const read = await readFinishedRunJournals(
+    admin,
+    runs.map((row) => ({ invocationId: row.id, finishedAt: row.modified_at ? parseServerTimestamp(row.modified_at) : Date.now() })),
+  );
+  const verdict = timerVerdict(read.runs, read.now);
+  if (verdict.kind === "pending") return { kind: "timers-pending", retryAt: new Date(verdict.until).toISOString() };
   for (const row of rows) {
     try {
       await admin.purgeInvocation(row.id);
@@ -57,5 +75,5 @@ export async function clearFinishedRuns(admin: RestateAdminClient, service: stri
       if (!(error instanceof RestateAdminError && error.status === 404)) throw error;
     }
   }
-  return "cleared";
+  return { kind: "cleared" };
 }

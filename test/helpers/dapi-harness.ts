@@ -5,6 +5,7 @@
  */
 import { eq } from "drizzle-orm";
 import { inject } from "vitest";
+import { waitFor } from "../../infra/local/wait-for.ts";
 import { connectDatabase } from "../../shared/db/client.ts";
 import { createApiKey } from "../../shared/db/repositories/api-keys.ts";
 import { operationsAuditLog } from "../../shared/db/schema/index.ts";
@@ -16,7 +17,7 @@ import type { RestateEndpoints } from "../../admin-api/context.ts";
 import { createOperatorServices } from "../../admin-api/operator-services.ts";
 import { testWebhookKeyRing } from "./webhook-keys.ts";
 
-export type DapiAnswer<Body = Record<string, unknown>> = { status: number; body: Body; requestId: string | null };
+export type DapiAnswer<Body = Record<string, unknown>> = { status: number; body: Body; requestId: string | null; headers: Headers };
 
 export type DapiHarnessOptions = {
   restate?: Partial<RestateEndpoints>;
@@ -75,7 +76,7 @@ export async function startDapiHarness(options?: DapiHarnessOptions) {
       headers,
       ...(method === "POST" || method === "PATCH" ? { body: options?.rawBody ?? JSON.stringify(body ?? {}) } : {}),
     });
-    return { status: response.status, body: (await response.json()) as Body, requestId: response.headers.get("x-request-id") };
+    return { status: response.status, body: (await response.json()) as Body, requestId: response.headers.get("x-request-id"), headers: response.headers };
   };
 
   const auditRowsOf = (requestId: string | null) =>
@@ -96,3 +97,20 @@ export async function startDapiHarness(options?: DapiHarnessOptions) {
 export type DapiHarness = Awaited<ReturnType<typeof startDapiHarness>>;
 
 export const RESTATE = "/api/v2/admin/operator/restate";
+
+/**
+ * Repeats a recovery call (recover-stuck-workflow, a dead-letter replay) while it answers
+ * RESTATE_WORKFLOW_TIMERS_PENDING, as an operator who follows Retry-After does; returns the first
+ * other answer. A killed run's sleeps come due within its longest sleep.
+ */
+export async function untilTimersQuiet<Body = Record<string, unknown>>(call: () => Promise<DapiAnswer<Body>>, options?: { timeoutMs?: number }): Promise<DapiAnswer<Body>> {
+  return waitFor(
+    "the killed run's sleeps to come due",
+    async () => {
+      const answer = await call();
+      const code = (answer.body as { code?: unknown } | null)?.code;
+      return answer.status === 409 && code === "RESTATE_WORKFLOW_TIMERS_PENDING" ? undefined : answer;
+    },
+    { timeoutMs: options?.timeoutMs ?? 60_000, intervalMs: 1_000 },
+  );
+}

@@ -10,7 +10,7 @@ import { listDeadLetters } from "../../shared/db/repositories/dead-letters.ts";
 import { listTransactionSignatures } from "../../shared/db/repositories/transaction-signatures.ts";
 import { listTransactionTransitions } from "../../shared/db/repositories/transactions.ts";
 import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
-import { startDapiHarness, type DapiHarness } from "../helpers/dapi-harness.ts";
+import { startDapiHarness, untilTimersQuiet, type DapiHarness } from "../helpers/dapi-harness.ts";
 import { createInvocationTools, type InvocationTools } from "../helpers/restate-invocations.ts";
 import { startTcpProxy, targetOf, type TcpProxy } from "../helpers/tcp-proxy.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
@@ -101,7 +101,10 @@ describe("a second run of a transaction key", () => {
     const transitionsOfFirstRun = (await listTransactionTransitions(h.db, original.transactionId)).length;
 
     await restate.killRun(WORKFLOW, original.transactionId);
-    const recovered = await dapi.call("POST", "/api/v2/admin/operator/restate/recover-stuck-workflow", { serviceName: WORKFLOW, serviceKey: original.transactionId });
+    // The killed run may still have a sleep due: recovery answers Retry-After until it has fired.
+    const recovered = await untilTimersQuiet(() =>
+      dapi.call("POST", "/api/v2/admin/operator/restate/recover-stuck-workflow", { serviceName: WORKFLOW, serviceKey: original.transactionId }),
+    );
     expect(recovered.status).toBe(200);
     // Meanwhile the chain mines the original, not its replacement.
     await h.tools.client.dropTransaction({ hash: replacement.hash as Hex });

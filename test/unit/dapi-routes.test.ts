@@ -190,6 +190,24 @@ describe("DAPI routes without a database or Restate", () => {
     expect(document.paths["/api/v2/admin/operator/dead-letters/{id}/replay"]?.post).toBeDefined();
     expect(document.components.securitySchemes.apiKey).toEqual({ type: "apiKey", in: "header", name: "X-Api-Key" });
   });
+
+  it("documents Retry-After on the 409 answer of the routes that wait for a finished run's timers, and nowhere else", async () => {
+    const { app } = createFakes();
+    const document = (await (await app.request("/api/v2/admin/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { description: string; headers?: Record<string, unknown> }> }>>;
+    };
+    const withRetryAfter = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item).flatMap(([method, operation]) =>
+        Object.entries(operation.responses)
+          .filter(([, response]) => response.headers?.["Retry-After"])
+          .map(([status, response]) => ({ route: `${method} ${path}`, status, description: response.description })),
+      ),
+    );
+    expect(withRetryAfter).toEqual([
+      { route: `post ${RESTATE}/recover-stuck-workflow`, status: "409", description: expect.stringContaining("RESTATE_WORKFLOW_TIMERS_PENDING") as unknown },
+      { route: "post /api/v2/admin/operator/dead-letters/{id}/replay", status: "409", description: expect.stringContaining("RESTATE_WORKFLOW_TIMERS_PENDING") as unknown },
+    ]);
+  });
 });
 
 describe("the operator console and whoami, without a database or Restate", () => {

@@ -7,7 +7,8 @@
  *     last round's (a cursor, so every such record is reached in bounded rounds): a record whose run
  *     is live is compared with the run's status and repaired if it still shows what was read; a
  *     record whose run ended without finishing it (killed, purged, never started) is re-driven —
- *     the new run reports, resumes the signed bytes, or starts;
+ *     the new run reports, resumes the signed bytes, or starts (a later round does it while the
+ *     ended run still has a sleep due, whose timer Restate would deliver into the new run);
  *  2. the senders of the chain, one page after the last round's: a pending nonce above the key's
  *     next nonce means another sender used the key, and the key resyncs; a nonce held by a
  *     transaction whose run ended is resumed (its bytes are at the node) or filled with a zero-value
@@ -66,21 +67,31 @@ export function createTransactionReconciler(dependencies: ReconcilerDependencies
   const { db, admin, settings } = dependencies;
   const retry = stepRetryPolicies.bounded(60_000);
 
-  /** Clears the key's finished runs and starts it again; a live run is never raced. */
+  /**
+   * Clears the key's finished runs and starts it again; a live run is never raced, and a finished
+   * run that may still fire a timer into the next one (same invocation id) defers the re-drive to a
+   * later round.
+   */
   const redrive = async (ctx: Ctx, transactionId: string): Promise<boolean> => {
     // The run's input is the stored operation: the same one, so its first step takes it as stored.
     const cleared = await runStep(
       ctx,
       `clear-runs-${transactionId}`,
       async () => {
-        if ((await clearFinishedRuns(admin, WORKFLOW, transactionId)) === "active") return null;
+        const runs = await clearFinishedRuns(admin, WORKFLOW, transactionId);
+        if (runs.kind === "active") return null;
+        if (runs.kind === "timers-pending") return { deferredUntil: runs.retryAt };
         const row = await getTransaction(db, transactionId);
-        return row ? submissionOf(storedOperationOfRecord(row)) : null;
+        return row ? { submission: submissionOf(storedOperationOfRecord(row)) } : null;
       },
       retry,
     );
     if (!cleared) return false;
-    ctx.workflowSendClient(transactionExecutionWorkflow, transactionId).run(cleared);
+    if ("deferredUntil" in cleared) {
+      ctx.console.info("re-drive deferred: the ended run still has a timer due; a later round starts it", { transactionId, retryAt: cleared.deferredUntil });
+      return false;
+    }
+    ctx.workflowSendClient(transactionExecutionWorkflow, transactionId).run(cleared.submission);
     return true;
   };
 
