@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   afterRebroadcast,
   highestSignedFees,
+  namesOurSignature,
   nextAction,
   startOf,
   type Observation,
@@ -189,5 +190,15 @@ describe("finding the block that used a nonce", () => {
     };
     expect(await blockThatUsedNonce(counting, 0, 1_000_000)).toBe(999_998);
     expect(reads).toBeLessThan(8);
+  });
+});
+
+describe("a mined wake-up", () => {
+  it("counts when it names one of the run's signatures, a replacement included", () => {
+    expect(namesOurSignature(watch({ signatures: [signature(1), signature(2, "replacement")] }), { hash: hash(2) })).toBe(true);
+  });
+
+  it("is ignored when it names a hash the run did not sign (an earlier run's late awakeable)", () => {
+    expect(namesOurSignature(watch({ signatures: [signature(1)] }), { hash: hash(9) })).toBe(false);
   });
 });

@@ -48,6 +48,13 @@ const isCancellation = (watch: Watch, hash: Hex) => watch.signatures.some((signa
 export const hasCancellation = (watch: Watch) => watch.signatures.some((signature) => signature.kind === "cancellation");
 
 /**
+ * Whether a "mined" wake-up names one of the signatures this run watches. A run has the same
+ * invocation id as every earlier run of its key, so an earlier run's awakeable, resolved late by the
+ * processor's follower, can land in this one; a hash that is not ours is ignored and the chain read.
+ */
+export const namesOurSignature = (watch: Pick<Watch, "signatures">, mined: { hash: Hex }) => watch.signatures.some((signature) => signature.hash === mined.hash);
+
+/**
  * The next action after an observation:
  * - a hash of ours mined at confirmation depth settles the transaction (the call, or its cancellation);
  * - a nonce proven taken by another transaction at depth: cancelled when a cancellation was asked

@@ -43,7 +43,7 @@ import { waitForNextBlock } from "../chain-monitor/object.ts";
 import { createCustodyRoute, type CustodySettings } from "./custody-route.ts";
 import { approverPromise, createSignOnlyRoute } from "./sign-only-route.ts";
 import { cancelledApproval } from "./sign-only-state.ts";
-import { afterRebroadcast, hasCancellation, highestSignedFees, nextAction, type Watch } from "./decide.ts";
+import { afterRebroadcast, hasCancellation, highestSignedFees, namesOurSignature, nextAction, type Watch } from "./decide.ts";
 import { transactionError, type TransactionErrorCode } from "./errors.ts";
 import { createPhaseRecorder, WORKFLOW_TYPE, type PhaseMetrics } from "./phase-recorder.ts";
 import { RunEnded } from "./run-ended.ts";
@@ -453,7 +453,9 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
                 ctx.sleep({ milliseconds: settings.stuckAfterMs }).map(() => ({ kind: "timeout" as const })),
                 ...(cancelRequested ? [] : [cancel.get().map(() => ({ kind: "cancel" as const }))]),
               ]);
-              if (waited.kind === "mined") {
+              if (waited.kind === "mined" && !namesOurSignature(watch, waited.mined)) {
+                ctx.console.warn("a mined wake-up names a hash this run did not sign; reading the chain instead", { transactionId, hash: waited.mined.hash });
+              } else if (waited.kind === "mined") {
                 const settled = await settleUnlessReorged(watch, waited.mined, { confirming: false });
                 if (settled) {
                   settledByProcessor = true;
