@@ -94,6 +94,9 @@ describe("cancelling a transaction", () => {
       (await listTransactionSignatures(h.db, sent.transactionId)).find((signature) => signature.kind === "cancellation"),
     );
     expect(cancellation.nonce).toBe(sent.nonce);
+    // Signed is stored before it is sent: mine only once the node holds the cancellation, or the
+    // call may be mined first (an outcome the engine allows, not the one this test is about).
+    await waitFor("the cancellation at the node", async () => h.tools.client.getTransaction({ hash: cancellation.hash as Hex }).then(() => true, () => false));
     await h.tools.client.setAutomine(true);
     await h.tools.client.mine({ blocks: 1 });
 

@@ -99,7 +99,12 @@ describe("nonces held by nobody", () => {
     });
     await restate.killRun(WORKFLOW, transactionId);
 
-    await reconciler().runOnce();
+    // The killed run was sleeping: rounds defer the key until that sleep is due (a timer of the
+    // killed run would reach the next run of the key), then one re-drives it.
+    await waitFor("a round that re-drives the killed run", async () => {
+      await reconciler().runOnce();
+      return (await latestFindings()).some((finding) => finding.kind === "workflow-redriven" && finding.reference === transactionId);
+    }, { timeoutMs: 60_000, intervalMs: 1_000 });
     await h.tools.client.setAutomine(true);
     await h.tools.client.mine({ blocks: 1 });
 
