@@ -13,7 +13,7 @@ import { predictSafeAddress, readProxyCreationCode, safeOperationTypedData } fro
 import { approvalTypedData } from "../../shared/signers/approval-signature.ts";
 import type { ExecutorSelection } from "../../shared/signers/executor-selection.ts";
 import { unsignedOf } from "../../services/workflows/transaction-execution/smart-wallet-steps.ts";
-import { startTestBundler } from "./bundler.ts";
+import { bundlerRpc, startTestBundler } from "./bundler.ts";
 import { startDapiHarness } from "./dapi-harness.ts";
 import { startTransactionHarness } from "./transaction-harness.ts";
 
@@ -80,6 +80,34 @@ export async function startSmartWalletHarness(options: { name: string; bundleMod
       signature: await owner.signTypedData(approvalTypedData({ transactionId, chainId: stack.chainId, target: probe, data, value: "0" }, "reject")),
     });
 
+  /**
+   * With alto in manual bundle mode: asks it to bundle until the transaction ended, and answers its
+   * final status.
+   */
+  const bundleUntilEnded = async (transactionId: string, timeoutMs = 60_000) => {
+    await waitFor(
+      `transaction ${transactionId} to end while alto bundles`,
+      async () => {
+        await bundlerRpc(bundler.url, "debug_bundler_sendBundleNow").catch(() => undefined);
+        const phase = (await status(transactionId))?.phase;
+        return phase === "completed" || phase === "failed";
+      },
+      { timeoutMs, intervalMs: 300 },
+    );
+    return h.client.waitForTransaction(transactionId, { timeoutMs: 10_000 });
+  };
+
+  /** Submits a call and hands in two owners' signatures once it waits for them. */
+  const submitApproved = async (account: SmartAccount, data: Hex) => {
+    const transactionId = await submit(account, data);
+    await waitForPhase(transactionId, "awaiting-approval");
+    for (const owner of [account.owners[0]!, account.owners[1]!]) {
+      const answer = await approve(transactionId, owner);
+      if (answer.status !== 200) throw new Error(`approval of ${owner.address} was refused: ${JSON.stringify(answer.body)}`);
+    }
+    return transactionId;
+  };
+
   const callsBy = async (address: Hex) => h.tools.client.readContract({ address: probe, abi: contract.abi, functionName: "callsBy", args: [address] }) as Promise<bigint>;
 
   return {
@@ -97,6 +125,8 @@ export async function startSmartWalletHarness(options: { name: string; bundleMod
     approve,
     reject,
     callsBy,
+    bundleUntilEnded,
+    submitApproved,
     stop: async () => {
       await dapi.close();
       await h.stop();

@@ -13,6 +13,7 @@ import { waitFor } from "../../infra/local/wait-for.ts";
 import { createBundlerAccess } from "../../shared/evm/erc4337/bundler.ts";
 import {
   dummySafeSignature,
+  withSignatureGas,
   ENTRY_POINT_V07,
   entryPointAbi,
   packedUserOperation,
@@ -66,7 +67,7 @@ describe("a 2-of-3 Safe account through alto", () => {
       preVerificationGas: "0",
       ...(await access.fees()),
     };
-    const operation = { ...draft, ...(await access.estimate(draft, dummySafeSignature(2))) };
+    const operation = { ...draft, ...withSignatureGas(await access.estimate(draft, dummySafeSignature(2)), 2) };
 
     // Two of the three owners sign the SafeOp; the module hashes it the same way.
     const signatures = await Promise.all(

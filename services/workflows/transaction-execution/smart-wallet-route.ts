@@ -59,6 +59,9 @@ export type SmartWalletRouteParameters = {
 };
 
 /** Retried until it succeeds: after the owners signed, an outage is waited out. */
+/** How many receipt looks pass between two checks that the bundler still holds the operation. */
+const RESUBMIT_CHECK_EVERY = 10;
+
 const UNTIL_DONE: StepRetryPolicy = { initialRetryInterval: { milliseconds: 200 }, maxRetryInterval: { milliseconds: 5_000 }, retryIntervalFactor: 2 };
 
 export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
@@ -99,12 +102,14 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
   };
 
   /** Sends the operation once; `blocked` while the bundler's queue for the account is full. */
-  const submit = async (userOperation: StoredUserOperation, signature: Hex) => {
+  const submit = async (userOperation: StoredUserOperation, signature: Hex, label = "first") => {
     let pause = settings.pollIntervalMs;
     for (let attempt = 0; ; attempt++) {
       progress.submitted = true;
-      const outcome = await runStep(ctx, `smart-wallet-submit-${attempt}`, () => steps.submit(userOperation, signature), UNTIL_DONE);
+      const outcome = await runStep(ctx, `smart-wallet-submit-${label}-${attempt}`, () => steps.submit(userOperation, signature), UNTIL_DONE);
       if (outcome.kind !== "queue-full") {
+        if (recorder.status.phase === "blocked") await recorder.transition("confirming", { error: null });
+        if (outcome.kind === "known" && label !== "first") return;
         ctx.console.info(outcome.kind === "sent" ? "user operation sent to the bundler" : "the bundler already has the user operation", { transactionId, userOpHash: userOperation.userOpHash });
         return;
       }
@@ -117,11 +122,16 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
     }
   };
 
-  /** Polls the bundler for the receipt, then the node for the bundle at depth. */
-  const untilConfirmed = async (userOperation: StoredUserOperation): Promise<TransactionStatus> => {
+  /**
+   * Polls the bundler for the receipt, then the node for the bundle at depth. Every few looks
+   * without a receipt the submission is checked again: a bundler that restarted has lost its
+   * mempool, and the same signed operation (same hash) is sent again unless it is known or mined.
+   */
+  const untilConfirmed = async (userOperation: StoredUserOperation, signature: Hex): Promise<TransactionStatus> => {
     let bundle: BundleReceipt | null = null;
     for (;;) {
       round += 1;
+      if (!bundle && round % RESUBMIT_CHECK_EVERY === 0) await submit(userOperation, signature, `recheck-${round}`);
       if (!bundle) {
         bundle = await tryStep(ctx, `smart-wallet-receipt-${round}`, () => steps.receipt(userOperation.userOpHash as Hex), stepRetryPolicies.check);
         if (bundle) {
@@ -148,10 +158,11 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
   };
 
   /** What this run has done so far: `run` is entered again after a Restate cancellation and goes on from here. */
-  const done: { userOperation: StoredUserOperation | null; owners: string[]; approvers: string[] | null; sent: boolean } = {
+  const done: { userOperation: StoredUserOperation | null; owners: string[]; approvers: string[] | null; signature: Hex | null; sent: boolean } = {
     userOperation: null,
     owners: [],
     approvers: null,
+    signature: null,
     sent: false,
   };
 
@@ -178,14 +189,16 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
         const requestedAt = stored?.requestedAt ?? new Date(await ctx.date.now()).toISOString();
         done.approvers = await untilSigned(state, userOperation, done.owners, threshold, requestedAt);
       }
-      if (!done.sent) {
+      if (!done.signature) {
         const approvers = done.approvers;
-        const signature = await runStep(ctx, "smart-wallet-signature", () => steps.signature(transactionId, approvers), UNTIL_DONE);
-        await submit(userOperation, signature);
-        done.sent = true;
-        if (recorder.status.phase === "blocked" || recorder.status.phase === "submitting") await recorder.transition("confirming", { error: null });
+        done.signature = await runStep(ctx, "smart-wallet-signature", () => steps.signature(transactionId, approvers), UNTIL_DONE);
       }
-      return untilConfirmed(userOperation);
+      if (!done.sent) {
+        await submit(userOperation, done.signature);
+        done.sent = true;
+        if (recorder.status.phase === "submitting") await recorder.transition("confirming", { error: null });
+      }
+      return untilConfirmed(userOperation, done.signature);
     },
   };
 }

@@ -34,6 +34,7 @@ import {
   safeFactoryCall,
   safeOperationHash,
   userOperationHash,
+  withSignatureGas,
   type UnsignedUserOperation,
 } from "../../../shared/evm/erc4337/safe-account.ts";
 import type { TransactionApproval } from "../../../shared/signers/approval.ts";
@@ -150,9 +151,17 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
         preVerificationGas: "0",
         ...(await bundler.fees()),
       };
+      // Estimated against the chain as it is now (the EntryPoint's nonce, deployed by this estimate
+      // when it is not yet): an operation queued behind one the bundler has not seen would
+      // otherwise fail simulation on its nonce.
+      const estimated: UnsignedUserOperation = {
+        ...draft,
+        nonce: chainNonce.toString(),
+        ...((!code || code === "0x") && selection.account ? safeFactoryCall({ owners, threshold, saltNonce: BigInt(selection.account.saltNonce) }) : {}),
+      };
       let estimate;
       try {
-        estimate = await bundler.estimate(draft, dummySafeSignature(threshold));
+        estimate = await bundler.estimate(estimated, dummySafeSignature(threshold));
       } catch (error) {
         const failure = classifyBundlerFailure(error);
         if (failure.kind === "outage") throw error;
@@ -160,7 +169,7 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
         const code = /revert/i.test(failure.message) ? "EXECUTION_REVERTED" : "BUNDLER_REFUSED";
         throw transactionError(code, `the bundler's gas estimate failed: ${failure.message}`);
       }
-      const unsigned = { ...draft, ...estimate };
+      const unsigned = { ...draft, ...withSignatureGas(estimate, threshold) };
       return {
         owners,
         threshold,
@@ -240,6 +249,7 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
         const failure = classifyBundlerFailure(error);
         if (failure.kind === "outage") throw error;
         if (failure.kind === "queue-full") return { kind: "queue-full", message: failure.message };
+        if (failure.kind === "already-known") return { kind: "known" };
         throw transactionError(/revert/i.test(failure.message) ? "EXECUTION_REVERTED" : "BUNDLER_REFUSED", `the bundler refused the user operation: ${failure.message}`);
       }
     },

@@ -7,6 +7,9 @@ import { http, type Hex } from "viem";
 import { createBundlerClient, formatUserOperationRequest, UserOperationNotFoundError, UserOperationReceiptNotFoundError, type UserOperationReceipt } from "viem/account-abstraction";
 import { ENTRY_POINT_V07, userOperationFields, type UnsignedUserOperation } from "./safe-account.ts";
 
+/** alto's statuses of an operation it holds or carried (`rejected` and `failed` ones it dropped). */
+const HELD_STATUSES = new Set(["not_submitted", "submitted", "included", "reverted"]);
+
 export type GasEstimate = { callGasLimit: string; verificationGasLimit: string; preVerificationGas: string };
 export type UserOperationFees = { maxFeePerGas: string; maxPriorityFeePerGas: string };
 
@@ -43,8 +46,14 @@ export function createBundlerAccess(parameters: { url: string; timeoutMs?: numbe
         throw error;
       }
     },
-    /** Whether the bundler knows the operation (in its mempool or mined); false when it never saw it. */
+    /**
+     * Whether the bundler holds the operation (in its mempool, sent, or mined): alto's
+     * `pimlico_getUserOperationStatus` for its mempool, then `eth_getUserOperationByHash` for mined
+     * ones. False when it never saw it, or dropped it (a restart empties alto's mempool).
+     */
     knows: async (hash: Hex): Promise<boolean> => {
+      const status = (await client.request({ method: "pimlico_getUserOperationStatus" as never, params: [hash] as never })) as { status: string } | null;
+      if (status && HELD_STATUSES.has(status.status)) return true;
       try {
         await client.getUserOperation({ hash });
         return true;

@@ -206,6 +206,17 @@ export function dummySafeSignature(threshold: number): Hex {
   return concat([encodePacked(["uint48", "uint48"], [0, 0]), ...Array.from({ length: threshold }, () => one)]);
 }
 
+/**
+ * Verification gas the stand-in signature does not use: Safe stops checking at the first signature
+ * that recovers to no owner, while real ones cost an ecrecover and an owner lookup each. Added to
+ * the bundler's estimate per signature needed.
+ */
+export const VERIFICATION_GAS_PER_SIGNATURE = 15_000n;
+
+export function withSignatureGas<T extends { verificationGasLimit: string }>(estimate: T, threshold: number): T {
+  return { ...estimate, verificationGasLimit: (BigInt(estimate.verificationGasLimit) + VERIFICATION_GAS_PER_SIGNATURE * BigInt(threshold)).toString() };
+}
+
 /** The packed form the EntryPoint and the module read (for `getOperationHash`). */
 export function packedUserOperation(operation: UnsignedUserOperation, signature: Hex) {
   return {
