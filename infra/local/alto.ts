@@ -48,6 +48,8 @@ export function altoArguments(parameters: StartAltoParameters): string[] {
     "--bundle-mode", parameters.bundleMode ?? "auto",
     ...(parameters.bundleMode === "manual" ? ["--enable-debug-endpoints", "true"] : []),
     "--log-level", "info",
+    // Every request and reply at info would fill the log; the mempool and executor modules stay at info.
+    "--rpc-log-level", "warn",
     ...(parameters.extraArgs ?? []),
   ];
 }

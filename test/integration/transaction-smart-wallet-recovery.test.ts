@@ -3,7 +3,7 @@
  * (manual bundle mode), so an operation stays in the bundler's queue as long as a test needs: a
  * second operation of the account queues behind the first; one that finds another operation on its
  * nonce in the bundler is blocked (BLOCKED_BY_QUEUE) and goes on by itself once that is gone; a
- * worker SIGKILLed after the approvals or during the receipt wait, and a bundler stopped during the
+ * worker SIGKILLed after the approvals, while submitting or during the receipt wait, and a bundler stopped during the
  * submission, still end with the call executed once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,6 +92,27 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     const transactionId = await h.submitApproved(account, h.pokeData(30));
     await h.waitForPhase(transactionId, "confirming");
     await h.worker.crash();
+    await h.worker.start();
+    const final = await h.bundleUntilEnded(transactionId);
+    expect(final.phase).toBe("completed");
+    expect(await h.callsBy(account.address)).toBe(1n);
+    expect(await entryPointNonce(account)).toBe(1n);
+  });
+
+  it("executes once when the worker is SIGKILLed while it is submitting to a bundler that does not answer", async () => {
+    const account = await h.newAccount();
+    const transactionId = await h.submit(account, h.pokeData(60));
+    await h.waitForPhase(transactionId, "awaiting-approval");
+    await h.bundler.stop();
+    try {
+      expect((await h.approve(transactionId, account.owners[0]!)).status).toBe(200);
+      expect((await h.approve(transactionId, account.owners[2]!)).status).toBe(200);
+      await expect.poll(async () => (await h.status(transactionId))?.approval?.state, { timeout: 15_000 }).toBe("approved");
+      expect((await h.status(transactionId))?.phase).toBe("submitting");
+      await h.worker.crash();
+    } finally {
+      await h.bundler.restart();
+    }
     await h.worker.start();
     const final = await h.bundleUntilEnded(transactionId);
     expect(final.phase).toBe("completed");
