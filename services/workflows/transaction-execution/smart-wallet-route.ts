@@ -18,8 +18,9 @@
  *                           another refusal → `failed` with the bundler's reason; an outage is
  *                           retried without end (the owners' signatures are out).
  *  5. confirming            the bundler's receipt (polled with durable sleeps), then the bundle
- *                           transaction at confirmation depth on the node → `completed` with the
- *                           bundle's hash; a reverted call → `failed` EXECUTION_REVERTED.
+ *                           transaction at confirmation depth on the node, in the block the
+ *                           receipt named, and read by the indexer → `completed` with the bundle's
+ *                           hash; a reverted call → `failed` EXECUTION_REVERTED.
  */
 import * as restate from "@restatedev/restate-sdk";
 import type { Hex } from "viem";
@@ -56,6 +57,8 @@ export type SmartWalletRouteParameters = {
   cancel: restate.DurablePromise<CancelTransactionRequest>;
   /** The approval the record kept from an earlier run, if any. */
   storedApproval: TransactionApproval | null;
+  /** The highest block the indexer has read (null when it cannot say): `completed` waits for it, as on the other routes. */
+  indexedBlock: (chainId: number) => Promise<number | null>;
 };
 
 /** Retried until it succeeds: after the owners signed, an outage is waited out. */
@@ -144,6 +147,11 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
       if (bundle) {
         const depth = await tryStep(ctx, `smart-wallet-depth-${round}`, () => steps.depth(operation.chainId, bundle!), stepRetryPolicies.check);
         if (depth !== null && depth >= settings.confirmations) {
+          const indexed = await tryStep(ctx, `smart-wallet-indexer-${round}`, () => parameters.indexedBlock(operation.chainId), stepRetryPolicies.check);
+          if (indexed === null || indexed < bundle.blockNumber) {
+            await ctx.sleep({ milliseconds: settings.pollIntervalMs });
+            continue;
+          }
           await recorder.transition("completed", { txHash: bundle.txHash, blockNumber: bundle.blockNumber, blockHash: bundle.blockHash, error: null });
           return recorder.status;
         }

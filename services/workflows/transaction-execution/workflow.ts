@@ -218,6 +218,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
                 operation: { ...operation, executor },
                 cancel,
                 storedApproval: record.approval,
+                indexedBlock: steps.indexedBlock,
               })
             : null;
         let cancelRequested = record.cancelRequested;
