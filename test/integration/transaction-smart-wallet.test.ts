@@ -2,7 +2,8 @@
  * The smart-wallet route on real restate-server, anvil, alto, EntryPoint v0.7 and Safe 4337
  * contracts: a 2-of-3 Safe account's owners sign the user operation through the DAPI; the second
  * signature releases it to the bundler, and the record ends with the user operation hash and the
- * bundle transaction's hash. Signatures that do not count change nothing.
+ * bundle transaction's hash. Signatures that do not count change nothing; owners' rejections that
+ * leave too few signers end it with nothing sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENTRY_POINT_V07 } from "../../shared/evm/erc4337/safe-account.ts";
@@ -65,6 +66,22 @@ describe("the smart-wallet route", () => {
     const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 30_000 });
     expect(final).toMatchObject({ phase: "failed", error: { code: "CANCELLED" } });
     expect(await h.callsBy(account.address)).toBe(0n);
+  });
+
+  it("ends failed with APPROVAL_REJECTED once rejections leave fewer owners than the threshold, with nothing sent", async () => {
+    const account = await h.newAccount();
+    const data = h.pokeData(3);
+    const transactionId = await h.submit(account, data);
+    await h.waitForPhase(transactionId, "awaiting-approval");
+    expect((await h.reject(transactionId, account.owners[0]!, data)).status).toBe(200);
+    // One rejection of three owners still leaves two who can sign.
+    await expect.poll(async () => (await h.status(transactionId))?.approval?.quorum?.rejectedBy?.approver).toBe(account.owners[0]!.address.toLowerCase());
+    expect((await h.status(transactionId))?.phase).toBe("awaiting-approval");
+    expect((await h.reject(transactionId, account.owners[1]!, data)).status).toBe(200);
+    const final = await h.client.waitForTransaction(transactionId, { timeoutMs: 30_000 });
+    expect(final).toMatchObject({ phase: "failed", error: { code: "APPROVAL_REJECTED" }, approval: { route: "smart-wallet", state: "rejected" } });
+    expect(await h.callsBy(account.address)).toBe(0n);
+    expect(await h.tools.client.getCode({ address: account.address })).toBeUndefined();
   });
 
   it("ends failed with the revert reason when the call reverts, with nothing mined for it", async () => {
