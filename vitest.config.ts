@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
  * - unit: pure functions and HTTP routes through app.request(); no processes.
  * - storage: repositories and migrations on PGlite and, with TEST_DATABASE_URL, on PostgreSQL.
  * - integration: real restate-server and anvil from node_modules, started once by the global set-up.
- * - replay: the transaction (sign-only route included), identity-recovery and webhook suites again, in always-replay mode.
+ * - replay: the transaction (sign-only and smart-wallet routes included), identity-recovery and webhook suites again, in always-replay mode.
  * - cluster: node-loss drills on a three-node Restate cluster with HAProxy and worker replicas; each
  *   file starts its own cluster. Heavy on a 2-core machine, so it runs after the other projects.
  */
@@ -19,6 +19,7 @@ const REPLAY_SUITES = [
   "test/integration/transaction-nonce-fill.test.ts",
   "test/integration/transaction-stuck.test.ts",
   "test/integration/transaction-sign-only.test.ts",
+  "test/integration/transaction-smart-wallet.test.ts",
   "test/integration/identity-recovery.test.ts",
   "test/integration/webhook-delivery.test.ts",
 ];

@@ -31,6 +31,8 @@ import { createTransactionReconciler } from "./workflows/reconciliation/object.t
 import { createExchangeRateScheduler } from "./workflows/exchange-rate/object.ts";
 import { createChainMonitor } from "./workflows/chain-monitor/object.ts";
 import { createTransactionExecutionWorkflow } from "./workflows/transaction-execution/workflow.ts";
+import { createSmartWalletSteps } from "./workflows/transaction-execution/smart-wallet-steps.ts";
+import type { BundlerAccess } from "../shared/evm/erc4337/bundler.ts";
 
 export type TransactionSettings = {
   confirmations: number;
@@ -43,6 +45,8 @@ export type TransactionSettings = {
   maxFeePerGasGwei: number;
   /** Polling of the custody provider's transactions. */
   custody?: { pollIntervalMs: number; maxPollIntervalMs: number };
+  /** The smart-wallet route's longest pause while the bundler's queue for an account is full. */
+  smartWallet?: { maxBlockedRetryMs: number };
 };
 
 export type EndpointDependencies = {
@@ -54,6 +58,8 @@ export type EndpointDependencies = {
   custody?: CustodyProvider | null;
   /** The sign-only route: the HSM's keys and the approval policy of each signer; absent or null: refused. */
   signOnly?: { signer: SignerRegistry; policies: SignOnlyPolicies } | null;
+  /** The smart-wallet route's ERC-4337 bundler; absent or null: smart-wallet selections are refused. */
+  bundler?: BundlerAccess | null;
   indexer: IndexerSource;
   metrics: EngineMetrics;
   transactions: TransactionSettings;
@@ -69,7 +75,8 @@ export function createServices(dependencies: EndpointDependencies) {
   const { db, chains, signers, metrics, transactions } = dependencies;
   const custody = dependencies.custody ? createCustodySteps({ db, chains, provider: dependencies.custody, attributionSuffix: transactions.attributionSuffix }) : null;
   const signOnly = dependencies.signOnly ? createSignOnlySteps({ db, signer: dependencies.signOnly.signer, policies: dependencies.signOnly.policies }) : null;
-  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, metrics, custody, signOnly });
+  const smartWallet = dependencies.bundler ? createSmartWalletSteps({ db, chains, bundler: dependencies.bundler }) : null;
+  const transactionSteps = createTransactionSteps({ db, chains, signers, indexer: dependencies.indexer, metrics, custody, signOnly, smartWallet });
   const processorSteps = createProcessorSteps({
     db,
     chains,

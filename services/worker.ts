@@ -18,6 +18,7 @@ import { createChainHeadIndexerSource, createHttpIndexerSource } from "../shared
 import { createSignerRegistry } from "../shared/signers/signer-registry.ts";
 import { createCustodyProvider } from "../shared/signers/custody/create-custody-provider.ts";
 import { openSignOnlySigner } from "../shared/signers/hsm/open-sign-only-signer.ts";
+import { createBundlerAccess } from "../shared/evm/erc4337/bundler.ts";
 import { createEngineMetrics } from "../shared/telemetry/engine-metrics.ts";
 import { createWebhookSecretBox } from "../shared/webhooks/secret-box.ts";
 import { createWebhookDispatcher } from "../shared/webhooks/target-policy.ts";
@@ -90,6 +91,8 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
     } else {
       logger.info("sign-only route off (set HSM_TOKEN_LABEL and HSM_PIN to turn it on)");
     }
+    if (config.BUNDLER_URL) logger.info("smart-wallet route on", { bundler: config.BUNDLER_URL });
+    else logger.info("smart-wallet route off (set BUNDLER_URL to turn it on)");
     const endpoint: RunningEndpoint = await listenEndpoint(
       {
         db: database.db,
@@ -98,6 +101,7 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
         signers: createSignerRegistry({ privateKeys: config.SIGNER_DEV_KEYS }),
         custody,
         signOnly: signOnly ? { signer: signOnly.signer, policies: signOnly.policies } : null,
+        bundler: config.BUNDLER_URL ? createBundlerAccess({ url: config.BUNDLER_URL }) : null,
         indexer: config.INDEXER_STATUS_URL ? createHttpIndexerSource(config.INDEXER_STATUS_URL) : createChainHeadIndexerSource(chains),
         metrics: createEngineMetrics(telemetry.meter),
         transactions: {
@@ -110,6 +114,7 @@ export async function startWorker(config: Config, options?: { logger?: Logger })
           feeBumpPercent: config.TX_FEE_BUMP_PERCENT,
           maxFeePerGasGwei: config.TX_MAX_FEE_PER_GAS_GWEI,
           custody: { pollIntervalMs: config.CUSTODY_POLL_INTERVAL_MS, maxPollIntervalMs: config.CUSTODY_POLL_MAX_INTERVAL_MS },
+          smartWallet: { maxBlockedRetryMs: config.SMART_WALLET_BLOCKED_RETRY_MAX_MS },
         },
         admin,
         webhooks: {

@@ -211,6 +211,13 @@ export const configSchema = z.object({
    * {"0x…": {"approvers": ["0x…", …], "threshold": 2, "expiresAfterSeconds": 3600}}. A signer without one is refused.
    */
   SIGN_ONLY_POLICIES: parsedBy(parseSignOnlyPolicies).optional(),
+  /**
+   * JSON-RPC URL of an ERC-4337 bundler for CHAIN_ID (alto, or one with the same methods) that
+   * accepts EntryPoint v0.7 operations. Set to turn the smart-wallet route on; unset, it is refused.
+   */
+  BUNDLER_URL: httpUrl.optional(),
+  /** Longest pause between two submissions while the bundler's queue for a smart account is full (BLOCKED_BY_QUEUE). */
+  SMART_WALLET_BLOCKED_RETRY_MAX_MS: positiveInt.default(10_000),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

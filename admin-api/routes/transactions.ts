@@ -121,9 +121,9 @@ export const transactionOperations = {
     method: "post",
     path: `${TRANSACTIONS_PREFIX}/:transactionId/approvals`,
     tag: "transactions",
-    summary: "Hand in one approver's signed decision on a sign-only transaction",
+    summary: "Hand in one approver's signed decision on a sign-only or smart-wallet transaction",
     description:
-      "The signature is the approver's EIP-712 signature of TransactionApproval { transactionId, chainId, target, calldataHash, value, decision } in the domain { name: \"ddwf\", version: \"1\", chainId }. A decision that counts is stored and handed to the waiting workflow: the M-th approval of the signer's policy releases the signing in the HSM, one rejection ends the transaction failed/APPROVAL_REJECTED. An approver outside the policy, a signature that does not verify, or a second decision of the same approver does not count (data.field names the field).",
+      "The signature is the approver's EIP-712 signature of TransactionApproval { transactionId, chainId, target, calldataHash, value, decision } in the domain { name: \"ddwf\", version: \"1\", chainId }. A decision that counts is stored and handed to the waiting workflow: the M-th approval of the signer's policy releases the signing in the HSM, one rejection ends the transaction failed/APPROVAL_REJECTED. On the smart-wallet route the approver is an owner of the account and approving is signing the user operation: the signature is over the SafeOp hash the transaction's approval.userOperation.safeOperationHash shows (EIP-712 SafeOp of the Safe 4337 module); a rejection is signed as above. The M-th owner signature releases submission to the bundler; rejections that leave fewer owners than the threshold end it failed/APPROVAL_REJECTED. An approver outside the policy (or not an owner), a signature that does not verify, or a second decision of the same approver does not count (data.field names the field).",
     permission: "system:operate",
     audited: true,
     params: transactionParams,

@@ -6,7 +6,8 @@
  * database itself (.data/pglite); then the worker and the DAPI as separate processes sharing that
  * database. Anything whose URL is configured (RESTATE_ADMIN_URL, CHAIN_RPC_URL, DATABASE_URL) is
  * used as it is instead of being started. A second start finds the state of the first. Where
- * SoftHSM2 is installed the sign-only route is on with a development token in DATA_DIR/softhsm.
+ * SoftHSM2 is installed the sign-only route is on with a development token in DATA_DIR/softhsm. On
+ * its own chain the smart-wallet route is on too: ERC-4337 contracts on anvil and alto as a child.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -18,6 +19,7 @@ import { setUpRecoveryDemo } from "../demo/identity-recovery-demo.ts";
 import { privateKeyToAddress } from "viem/accounts";
 import { loadConfigOrExit, ownChildren, prepareLocalDatabase, say, startLocalChain, stopAllWhenItExits, type Stoppable } from "./launcher-parts.ts";
 import { prepareLocalSignOnly } from "./dev-sign-only.ts";
+import { prepareLocalSmartWallet } from "./dev-smart-wallet.ts";
 import { startManagedProcess, type ManagedProcess } from "./managed-process.ts";
 import { startRestateServer } from "./restate-server.ts";
 import { waitFor } from "./wait-for.ts";
@@ -59,6 +61,9 @@ async function main(): Promise<void> {
 
     const signOnly = await prepareLocalSignOnly(config, { dataDir, chainRpcUrl: chain.rpcUrl, ownChain: !config.explicit.chainRpc });
     Object.assign(childEnv, signOnly.env);
+
+    const smartWallet = await prepareLocalSmartWallet(config, { chainRpcUrl: chain.rpcUrl, ownChain: !config.explicit.chainRpc, logDir, children });
+    Object.assign(childEnv, smartWallet.env);
 
     if (!config.WEBHOOK_SECRET_KEYS) childEnv.WEBHOOK_SECRET_KEYS = await localWebhookSecretKeys(dataDir);
 
@@ -130,6 +135,7 @@ async function main(): Promise<void> {
         : "  Custody route     off (set FIREBLOCKS_API_KEY and FIREBLOCKS_SECRET_KEY_PATH to turn it on)",
     );
     for (const line of signOnly.lines) say(line);
+    for (const line of smartWallet.lines) say(line);
     if (identityLine) say(identityLine);
     for (const line of demoLines) say(line);
     if (printedKey) say(`  Operator API key  ${printedKey}   (shown once; stored hashed)`);

@@ -15,7 +15,7 @@ export const APPROVAL_OUTCOMES = ["approved", "rejected", "expired", "cancelled"
 export type ApprovalOutcome = (typeof APPROVAL_OUTCOMES)[number];
 
 /** The routes whose transactions wait for approval. */
-export const APPROVAL_ROUTES = ["custody", "sign-only"] as const;
+export const APPROVAL_ROUTES = ["custody", "sign-only", "smart-wallet"] as const;
 export type ApprovalRoute = (typeof APPROVAL_ROUTES)[number];
 
 const isoTime = z.string().describe("ISO 8601 time");
@@ -44,6 +44,30 @@ export const transactionApprovalSchema = z.object({
       rejectedBy: z.object({ approver: z.string(), at: isoTime }).nullable().optional(),
     })
     .nullable(),
+  /**
+   * Smart-wallet route: the ERC-4337 user operation the owners sign (fixed before the first
+   * signature) with its hashes: `safeOperationHash` is what each owner signs (EIP-712 `SafeOp` of the
+   * Safe 4337 module), `userOpHash` is the EntryPoint's hash, known before it is sent.
+   */
+  userOperation: z
+    .object({
+      userOpHash: z.string(),
+      safeOperationHash: z.string(),
+      entryPoint: z.string(),
+      module: z.string(),
+      chainId: z.number().int().positive(),
+      sender: z.string(),
+      nonce: z.string(),
+      factory: z.string().nullable(),
+      factoryData: z.string().nullable(),
+      callData: z.string(),
+      callGasLimit: z.string(),
+      verificationGasLimit: z.string(),
+      preVerificationGas: z.string(),
+      maxFeePerGas: z.string(),
+      maxPriorityFeePerGas: z.string(),
+    })
+    .optional(),
 });
 
 export type TransactionApproval = z.infer<typeof transactionApprovalSchema>;

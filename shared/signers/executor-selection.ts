@@ -1,8 +1,9 @@
 /**
  * Which signer route executes a transaction: the direct EOA route, a custody provider with its own
- * approval, or a sign-only HSM behind a quorum of approvers. The smart-wallet route is part of the
- * type so that selecting it is a clear terminal rejection today and a typed extension point
- * tomorrow (ERC-4337 multisig).
+ * approval, a sign-only HSM behind a quorum of approvers, or an ERC-4337 smart account (a Safe with
+ * its 4337 module) whose owners sign the user operation, M of N. A smart account that does not
+ * exist yet is named with its owners and salt nonce: its address follows from them, and its first
+ * user operation deploys it.
  */
 import { z } from "zod";
 
@@ -10,13 +11,26 @@ export const executorSelectionSchema = z.discriminatedUnion("route", [
   z.object({ route: z.literal("eoa") }).strict(),
   z.object({ route: z.literal("custody"), provider: z.string().min(1), vaultId: z.string().min(1) }).strict(),
   z.object({ route: z.literal("sign-only"), provider: z.string().min(1), policyId: z.string().min(1).optional() }).strict(),
-  z.object({ route: z.literal("smart-wallet"), wallet: z.string().regex(/^0x[0-9a-fA-F]{40}$/), threshold: z.number().int().positive() }).strict(),
+  z
+    .object({
+      route: z.literal("smart-wallet"),
+      /** The smart account's address (the operation's signerAddress). */
+      wallet: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+      /** Owner signatures needed (the account's own threshold). */
+      threshold: z.number().int().positive(),
+      /** For an account not deployed yet: its owners and salt nonce (decimal), from which its address follows. */
+      account: z
+        .object({ owners: z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/)).min(1).max(20), saltNonce: z.string().regex(/^[0-9]{1,78}$/) })
+        .strict()
+        .optional(),
+    })
+    .strict(),
 ]);
 
 export type ExecutorSelection = z.infer<typeof executorSelectionSchema>;
 export type SignerRouteKind = ExecutorSelection["route"];
 
-export const IMPLEMENTED_ROUTES: readonly SignerRouteKind[] = ["eoa", "custody", "sign-only"];
+export const IMPLEMENTED_ROUTES: readonly SignerRouteKind[] = ["eoa", "custody", "sign-only", "smart-wallet"];
 
 /** Two selections are the same when their canonical JSON is (key order does not matter). */
 export function sameExecutorSelection(a: ExecutorSelection, b: ExecutorSelection): boolean {

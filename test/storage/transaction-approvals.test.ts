@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../shared/db/client.ts";
 import { insertTransaction, listApprovalDecisions, recordApprovalDecision } from "../../shared/db/repositories/index.ts";
+import { listApprovalSignatures } from "../../shared/db/repositories/transaction-approvals.ts";
 import { databaseTargets, type OpenedTarget } from "./database-targets.ts";
 
 const unique = (prefix: string) => `${prefix}_${crypto.randomUUID()}`;
@@ -36,6 +37,14 @@ describe.each(databaseTargets(process.env))("approval decisions on $name", (targ
     });
     return id;
   };
+
+  it("lists the signatures of the approvals only, oldest first (what a smart-wallet operation packs)", async () => {
+    const id = await signOnlyTransaction();
+    const signatureB = `0x${"cd".repeat(65)}`;
+    await recordApprovalDecision(db, { transactionId: id, approver: approverB, decision: "approve", signature: signatureB, requestId: "r1", decidedAt: new Date("2026-01-01T00:00:01Z") });
+    await recordApprovalDecision(db, { transactionId: id, approver: approverA, decision: "reject", signature, requestId: "r2", decidedAt: new Date("2026-01-01T00:00:02Z") });
+    expect(await listApprovalSignatures(db, id)).toEqual([{ approver: approverB, signature: signatureB }]);
+  });
 
   it("stores decisions and lists them oldest first", async () => {
     const transactionId = await signOnlyTransaction();

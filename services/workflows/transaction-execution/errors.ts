@@ -52,6 +52,12 @@ export const TRANSACTION_ERROR_STATUS = {
   APPROVAL_DUPLICATE: 409,
   /** The transaction does not wait for approvals (another route, released, ended or expired). */
   APPROVAL_NOT_OPEN: 409,
+  /** Blocked (not final): the bundler holds another operation of the account; it is sent again when that one is through. */
+  BLOCKED_BY_QUEUE: 409,
+  /** Smart-wallet: the bundler refused the user operation (simulation revert, signature, gas); nothing was mined for it. */
+  BUNDLER_REFUSED: 422,
+  /** Smart-wallet: the account's nonce was used by another user operation; this one can never be mined. */
+  USER_OPERATION_NONCE_TAKEN: 409,
 } as const;
 
 /**

@@ -15,6 +15,7 @@ import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts"
 import type { TransactionApproval } from "../../../shared/signers/approval.ts";
 import type { CustodySteps } from "./custody-steps.ts";
 import type { SignOnlySteps } from "./sign-only-steps.ts";
+import type { SmartWalletSteps } from "./smart-wallet-steps.ts";
 import type { Signature } from "../../transaction-processor/types.ts";
 import { isCanonical, observeNonce, rebroadcast, revertReasonOf, type ObserveNonceParameters } from "./chain-observation.ts";
 import { startOf, type StartDecision, type StoredPhase } from "./decide.ts";
@@ -60,6 +61,8 @@ export type TransactionStepDependencies = {
   custody?: CustodySteps | null;
   /** The sign-only route's steps; null when no HSM is configured. */
   signOnly?: SignOnlySteps | null;
+  /** The smart-wallet route's steps; null when no bundler is configured. */
+  smartWallet?: SmartWalletSteps | null;
 };
 
 /** What the first step of a run found and did. */
@@ -117,7 +120,9 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
       // Sign-only: a key in the HSM and an approval policy. EOA: a key of the EOA route only (an
       // HSM key is never signed for without its approvals).
       const signerKnown =
-        executor.route === "custody"
+        executor.route === "smart-wallet"
+          ? Boolean(dependencies.smartWallet)
+          : executor.route === "custody"
           ? dependencies.custody?.providerName === executor.provider
           : executor.route === "sign-only"
             ? dependencies.signOnly?.providerName === executor.provider && dependencies.signOnly.knows(loaded.operation.signerAddress)
@@ -134,6 +139,7 @@ export function createTransactionSteps(dependencies: TransactionStepDependencies
     indexerIsChainHead: dependencies.indexer.name === "chain-head",
     custody: dependencies.custody ?? null,
     signOnly: dependencies.signOnly ?? null,
+    smartWallet: dependencies.smartWallet ?? null,
     observe: (chainId: number, parameters: ObserveNonceParameters) => observeNonce(chainFor(chainId), parameters),
     rebroadcast: (chainId: number, raw: Hex) => rebroadcast(chainFor(chainId), raw),
     isCanonical: (chainId: number, blockNumber: number, blockHash: Hex) => isCanonical(chainFor(chainId), blockNumber, blockHash),

@@ -42,6 +42,7 @@ import { startWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
 import { waitForNextBlock } from "../chain-monitor/object.ts";
 import { createCustodyRoute, type CustodySettings } from "./custody-route.ts";
 import { approverPromise, createSignOnlyRoute } from "./sign-only-route.ts";
+import { createSmartWalletRoute, type SmartWalletSettings } from "./smart-wallet-route.ts";
 import { cancelledApproval } from "./sign-only-state.ts";
 import { afterRebroadcast, hasCancellation, highestSignedFees, namesOurSignature, nextAction, type Watch } from "./decide.ts";
 import { transactionError, type TransactionErrorCode } from "./errors.ts";
@@ -72,6 +73,8 @@ export type TransactionWorkflowSettings = {
   retentionMs: number;
   /** The custody route's polling of its provider. */
   custody?: Omit<CustodySettings, "preBroadcastRetryMs">;
+  /** The smart-wallet route's pause limit while the bundler's queue for an account is full. */
+  smartWallet?: Pick<SmartWalletSettings, "maxBlockedRetryMs">;
 };
 
 export type TransactionWorkflowMetrics = PhaseMetrics & { deadLettered(kind: string): void };
@@ -196,6 +199,26 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
                 cancel,
                 storedApproval: record.approval,
                 preBroadcastRetryMs: settings.preBroadcastRetryMs,
+              })
+            : null;
+        // The smart-wallet route (smart-wallet-route.ts): owners sign a user operation a bundler carries.
+        const smartWallet =
+          executor.route === "smart-wallet" && steps.smartWallet
+            ? createSmartWalletRoute({
+                ctx,
+                steps: steps.smartWallet,
+                settings: {
+                  confirmations: settings.confirmations,
+                  pollIntervalMs: settings.pollIntervalMs,
+                  maxBlockedRetryMs: settings.smartWallet?.maxBlockedRetryMs ?? 10_000,
+                  preBroadcastRetryMs: settings.preBroadcastRetryMs,
+                },
+                recorder,
+                transactionId,
+                operation: { ...operation, executor },
+                cancel,
+                storedApproval: record.approval,
+                indexedBlock: steps.indexedBlock,
               })
             : null;
         let cancelRequested = record.cancelRequested;
@@ -421,6 +444,17 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
               announced = true;
               return watchUntilSettled(watch);
             }
+            if (executor.route === "smart-wallet") {
+              if (!smartWallet) throw transactionError("SIGNER_ROUTE_UNSUPPORTED", "the smart-wallet route is off on this worker (no BUNDLER_URL configured)");
+              // No EOA nonce is taken: the sender's TransactionProcessor has nothing to settle.
+              settledByProcessor = true;
+              const state = { cancelRequested };
+              try {
+                return await smartWallet.run(state);
+              } finally {
+                cancelRequested = state.cancelRequested;
+              }
+            }
             if (executor.route === "sign-only") {
               if (!signOnly) throw transactionError("SIGNER_ROUTE_UNSUPPORTED", "the sign-only route is off on this worker (no HSM configured)");
               if (!begun.signerKnown) {
@@ -496,8 +530,9 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
                   }
                 }
               }
-              // Custody: the provider is asked to cancel and the run follows what it does.
-              if (watch || custody) continue;
+              // Custody: the provider is asked to cancel and the run follows what it does. Smart
+              // wallet: an operation the bundler may hold cannot be called back; the run follows it.
+              if (watch || custody || smartWallet?.progress.submitted) continue;
               const approval = cancelledApproval(recorder.status.approval, new Date(await ctx.date.now()).toISOString());
               error = new RunEnded("CANCELLED", "cancelled through Restate before a nonce was taken", { txHash: null, nonce: null, ...(approval ? { approval } : {}) });
             }
@@ -580,10 +615,21 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
       approve: restate.handlers.workflow.shared(
         { input: schemaSerde(approveTransactionRequestSchema, "input"), output: schemaSerde(approveTransactionResultSchema, "output") },
         async (ctx: SharedCtx, request: ApproveTransactionRequest): Promise<ApproveTransactionResult> => {
-          const signOnlySteps = steps.signOnly;
-          if (!signOnlySteps) throw transactionError("APPROVAL_NOT_OPEN", "the sign-only route is off on this worker (no HSM configured)");
+          const { signOnly: signOnlySteps, smartWallet: smartWalletSteps } = steps;
+          if (!signOnlySteps && !smartWalletSteps) throw transactionError("APPROVAL_NOT_OPEN", "no route with approvals is on on this worker (no HSM, no bundler configured)");
           const requestId = ctx.request().id;
-          const signal = await runStep(ctx, "record-decision", () => signOnlySteps.decide(ctx.key, request, requestId), stepRetryPolicies.check);
+          const signal = await runStep(
+            ctx,
+            "record-decision",
+            async () => {
+              // A smart-wallet transaction's owners sign its user operation; the rest is the sign-only quorum.
+              const owner = smartWalletSteps ? await smartWalletSteps.decide(ctx.key, request, requestId) : null;
+              if (owner) return owner;
+              if (!signOnlySteps) throw transactionError("APPROVAL_NOT_OPEN", `transaction ${ctx.key} takes no approvals on this worker (the sign-only route is off)`);
+              return signOnlySteps.decide(ctx.key, request, requestId);
+            },
+            stepRetryPolicies.check,
+          );
           // The run may be gone by now (ended, or waiting no more for this approver): nothing else to do then.
           await ctx
             .promise<ApprovalSignal>(approverPromise(signal.approver))

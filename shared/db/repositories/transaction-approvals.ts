@@ -49,3 +49,12 @@ export async function listApprovalDecisions(db: Database, transactionId: string)
     .where(eq(transactionApprovals.transactionId, transactionId))
     .orderBy(asc(transactionApprovals.decidedAt), asc(transactionApprovals.id));
 }
+
+/** The signatures of the approvals stored for a transaction, oldest first (the smart-wallet route packs them into its user operation). */
+export async function listApprovalSignatures(db: Database, transactionId: string): Promise<{ approver: string; signature: string }[]> {
+  return db
+    .select({ approver: transactionApprovals.approver, signature: transactionApprovals.signature })
+    .from(transactionApprovals)
+    .where(and(eq(transactionApprovals.transactionId, transactionId), eq(transactionApprovals.decision, "approve")))
+    .orderBy(asc(transactionApprovals.decidedAt), asc(transactionApprovals.id));
+}

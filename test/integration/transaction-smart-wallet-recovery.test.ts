@@ -1,0 +1,140 @@
+/**
+ * The smart-wallet route when things get in the way, with alto bundling only when the test asks
+ * (manual bundle mode), so an operation stays in the bundler's queue as long as a test needs: a
+ * second operation of the account queues behind the first; one that finds another operation on its
+ * nonce in the bundler is blocked (BLOCKED_BY_QUEUE) and goes on by itself once that is gone; a
+ * worker SIGKILLed after the approvals, while submitting or during the receipt wait, and a bundler stopped during the
+ * submission, still end with the call executed once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBundlerAccess } from "../../shared/evm/erc4337/bundler.ts";
+import { withSignatureGas, dummySafeSignature, ENTRY_POINT_V07, entryPointAbi, packSafeSignatures, safeCallData, safeOperationTypedData, type UnsignedUserOperation } from "../../shared/evm/erc4337/safe-account.ts";
+import { bundlerRpc } from "../helpers/bundler.ts";
+import { startSmartWalletHarness, type SmartAccount, type SmartWalletHarness } from "../helpers/smart-wallet-harness.ts";
+import type { Hex } from "viem";
+
+describe("the smart-wallet route through a bundler that bundles on request", () => {
+  let h: SmartWalletHarness;
+  beforeAll(async () => {
+    h = await startSmartWalletHarness({ name: "smart-wallet-recovery-worker", bundleMode: "manual" });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  const entryPointNonce = (account: SmartAccount) => h.tools.client.readContract({ address: ENTRY_POINT_V07, abi: entryPointAbi, functionName: "getNonce", args: [account.address as Hex, 0n] });
+
+  it("queues a second operation of the account behind the first (the next nonce) and completes both in order", async () => {
+    const account = await h.newAccount();
+    // The account's first operation deploys it.
+    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(10)))).phase).toBe("completed");
+
+    const first = await h.submitApproved(account, h.pokeData(11));
+    await h.waitForPhase(first, "confirming");
+    const second = await h.submitApproved(account, h.pokeData(12));
+    await h.waitForPhase(second, "confirming");
+    const [firstNonce, secondNonce] = await Promise.all([first, second].map(async (id) => BigInt((await h.status(id))!.approval!.userOperation!.nonce)));
+    expect(secondNonce).toBe(firstNonce! + 1n);
+
+    expect((await h.bundleUntilEnded(first)).phase).toBe("completed");
+    expect(await h.bundleUntilEnded(second)).toMatchObject({ phase: "completed", error: null });
+    expect(await h.callsBy(account.address)).toBe(3n);
+    expect(await entryPointNonce(account)).toBe(3n);
+  });
+
+  it("is blocked with BLOCKED_BY_QUEUE while the bundler holds another operation of the account on its nonce, and completes once that one is gone", async () => {
+    const account = await h.newAccount();
+    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(50)))).phase).toBe("completed");
+
+    // The owners send an operation on the account's next nonce through another client, paying more.
+    const access = createBundlerAccess({ url: h.bundler.url });
+    const fees = await access.fees();
+    const draft: UnsignedUserOperation = {
+      sender: account.address,
+      nonce: (await entryPointNonce(account)).toString(),
+      factory: null,
+      factoryData: null,
+      callData: safeCallData({ target: h.probe, value: 0n, data: h.pokeData(51) }),
+      callGasLimit: "0",
+      verificationGasLimit: "0",
+      preVerificationGas: "0",
+      maxFeePerGas: (BigInt(fees.maxFeePerGas) * 3n).toString(),
+      maxPriorityFeePerGas: (BigInt(fees.maxPriorityFeePerGas) * 3n).toString(),
+    };
+    const outside = { ...draft, ...withSignatureGas(await access.estimate(draft, dummySafeSignature(2)), 2) };
+    const signatures = await Promise.all(account.owners.slice(0, 2).map(async (owner) => ({ owner: owner.address, signature: await owner.signTypedData(safeOperationTypedData(outside, h.stack.chainId)) })));
+    await access.send(outside, packSafeSignatures(signatures));
+
+    const transactionId = await h.submitApproved(account, h.pokeData(52));
+    await h.waitForPhase(transactionId, "blocked");
+    expect((await h.status(transactionId))?.error).toMatchObject({ code: "BLOCKED_BY_QUEUE" });
+
+    // The bundler lets the other operation go; ddwf's goes through on its own.
+    await bundlerRpc(h.bundler.url, "debug_bundler_clearState");
+    const final = await h.bundleUntilEnded(transactionId);
+    expect(final).toMatchObject({ phase: "completed", error: null });
+    expect(await h.callsBy(account.address)).toBe(2n);
+  });
+
+  it("executes once when the worker is SIGKILLed right after the approvals", async () => {
+    const account = await h.newAccount();
+    const transactionId = await h.submitApproved(account, h.pokeData(20));
+    await h.worker.crash();
+    await h.worker.start();
+    const final = await h.bundleUntilEnded(transactionId);
+    expect(final.phase).toBe("completed");
+    expect(await h.callsBy(account.address)).toBe(1n);
+    expect(await entryPointNonce(account)).toBe(1n);
+  });
+
+  it("executes once when the worker is SIGKILLed while it waits for the receipt", async () => {
+    const account = await h.newAccount();
+    const transactionId = await h.submitApproved(account, h.pokeData(30));
+    await h.waitForPhase(transactionId, "confirming");
+    await h.worker.crash();
+    await h.worker.start();
+    const final = await h.bundleUntilEnded(transactionId);
+    expect(final.phase).toBe("completed");
+    expect(await h.callsBy(account.address)).toBe(1n);
+    expect(await entryPointNonce(account)).toBe(1n);
+  });
+
+  it("executes once when the worker is SIGKILLed while it is submitting to a bundler that does not answer", async () => {
+    const account = await h.newAccount();
+    const transactionId = await h.submit(account, h.pokeData(60));
+    await h.waitForPhase(transactionId, "awaiting-approval");
+    await h.bundler.stop();
+    try {
+      expect((await h.approve(transactionId, account.owners[0]!)).status).toBe(200);
+      expect((await h.approve(transactionId, account.owners[2]!)).status).toBe(200);
+      await expect.poll(async () => (await h.status(transactionId))?.approval?.state, { timeout: 15_000 }).toBe("approved");
+      expect((await h.status(transactionId))?.phase).toBe("submitting");
+      await h.worker.crash();
+    } finally {
+      await h.bundler.restart();
+    }
+    await h.worker.start();
+    const final = await h.bundleUntilEnded(transactionId);
+    expect(final.phase).toBe("completed");
+    expect(await h.callsBy(account.address)).toBe(1n);
+    expect(await entryPointNonce(account)).toBe(1n);
+  });
+
+  it("waits out a bundler that is down when the operation is released, and executes it once", async () => {
+    const account = await h.newAccount();
+    const transactionId = await h.submit(account, h.pokeData(40));
+    await h.waitForPhase(transactionId, "awaiting-approval");
+    await h.bundler.stop();
+    try {
+      expect((await h.approve(transactionId, account.owners[1]!)).status).toBe(200);
+      expect((await h.approve(transactionId, account.owners[2]!)).status).toBe(200);
+      await expect.poll(async () => (await h.status(transactionId))?.approval?.state, { timeout: 15_000 }).toBe("approved");
+      expect((await h.status(transactionId))?.phase).toBe("submitting");
+    } finally {
+      await h.bundler.restart();
+    }
+    const final = await h.bundleUntilEnded(transactionId);
+    expect(final.phase).toBe("completed");
+    expect(await h.callsBy(account.address)).toBe(1n);
+  });
+});
