@@ -22,6 +22,22 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     await h?.stop();
   });
 
+  /**
+   * With the bundler stopped, two owners approve: the operation is released and the route is left
+   * submitting to a bundler that does not answer; `meanwhile` runs then, before the bundler is back.
+   */
+  const releaseWhileBundlerDown = async (transactionId: string, approvers: Parameters<SmartWalletHarness["approve"]>[1][], meanwhile?: () => Promise<void>) => {
+    await h.bundler.stop();
+    try {
+      for (const approver of approvers) expect((await h.approve(transactionId, approver)).status).toBe(200);
+      await expect.poll(async () => (await h.status(transactionId))?.approval?.state, { timeout: 15_000 }).toBe("approved");
+      expect((await h.status(transactionId))?.phase).toBe("submitting");
+      await meanwhile?.();
+    } finally {
+      await h.bundler.restart();
+    }
+  };
+
   const entryPointNonce = (account: SmartAccount) => h.tools.client.readContract({ address: ENTRY_POINT_V07, abi: entryPointAbi, functionName: "getNonce", args: [account.address as Hex, 0n] });
 
   it("queues a second operation of the account behind the first (the next nonce) and completes both in order", async () => {
@@ -103,16 +119,7 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     const account = await h.newAccount();
     const transactionId = await h.submit(account, h.pokeData(60));
     await h.waitForPhase(transactionId, "awaiting-approval");
-    await h.bundler.stop();
-    try {
-      expect((await h.approve(transactionId, account.owners[0]!)).status).toBe(200);
-      expect((await h.approve(transactionId, account.owners[2]!)).status).toBe(200);
-      await expect.poll(async () => (await h.status(transactionId))?.approval?.state, { timeout: 15_000 }).toBe("approved");
-      expect((await h.status(transactionId))?.phase).toBe("submitting");
-      await h.worker.crash();
-    } finally {
-      await h.bundler.restart();
-    }
+    await releaseWhileBundlerDown(transactionId, [account.owners[0]!, account.owners[2]!], () => h.worker.crash());
     await h.worker.start();
     const final = await h.bundleUntilEnded(transactionId);
     expect(final.phase).toBe("completed");
@@ -124,15 +131,7 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     const account = await h.newAccount();
     const transactionId = await h.submit(account, h.pokeData(40));
     await h.waitForPhase(transactionId, "awaiting-approval");
-    await h.bundler.stop();
-    try {
-      expect((await h.approve(transactionId, account.owners[1]!)).status).toBe(200);
-      expect((await h.approve(transactionId, account.owners[2]!)).status).toBe(200);
-      await expect.poll(async () => (await h.status(transactionId))?.approval?.state, { timeout: 15_000 }).toBe("approved");
-      expect((await h.status(transactionId))?.phase).toBe("submitting");
-    } finally {
-      await h.bundler.restart();
-    }
+    await releaseWhileBundlerDown(transactionId, [account.owners[1]!, account.owners[2]!]);
     const final = await h.bundleUntilEnded(transactionId);
     expect(final.phase).toBe("completed");
     expect(await h.callsBy(account.address)).toBe(1n);
