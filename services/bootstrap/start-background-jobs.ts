@@ -15,7 +15,7 @@
 import * as clients from "@restatedev/restate-sdk-clients";
 import type { Logger } from "../../shared/logger.ts";
 import { transactionReconciler } from "../workflows/reconciliation/api.ts";
-import type { ExchangeRateScheduler } from "../workflows/exchange-rate/object.ts";
+import { exchangeRateScheduler } from "../workflows/exchange-rate/api.ts";
 
 export type BackgroundJobsParameters = {
   ingressUrl: string;
@@ -50,27 +50,26 @@ export async function startBackgroundJobs(parameters: BackgroundJobsParameters):
     }
   };
   const sent: clients.Send[] = [];
+  /** Sends one call (tried until ingress takes it) and logs its invocation id. */
+  const request = async (what: string, message: string, fields: Record<string, unknown>, call: () => PromiseLike<clients.Send>) => {
+    const accepted = await untilAnswered(what, call);
+    sent.push(accepted);
+    parameters.logger.info(message, { ...fields, invocationId: accepted.invocationId });
+  };
   let reconcilers = 0;
   for (const chainId of parameters.chainIds) {
     const reconciler = ingress.objectSendClient(transactionReconciler, String(chainId));
     if (parameters.reconcileIntervalMs === 0) {
-      const stop = await untilAnswered(`reconciler ${chainId} stop`, () => reconciler.stop());
-      sent.push(stop);
-      parameters.logger.info("reconciliation loop stop requested", { chainId, invocationId: stop.invocationId });
+      await request(`reconciler ${chainId} stop`, "reconciliation loop stop requested", { chainId }, () => reconciler.stop());
       continue;
     }
-    const start = await untilAnswered(`reconciler ${chainId}`, () => reconciler.start({ intervalMs: parameters.reconcileIntervalMs }));
-    sent.push(start);
+    await request(`reconciler ${chainId}`, "reconciliation loop start requested", { chainId }, () => reconciler.start({ intervalMs: parameters.reconcileIntervalMs }));
     reconcilers += 1;
-    parameters.logger.info("reconciliation loop start requested", { chainId, invocationId: start.invocationId });
   }
-  let exchangeRateSchedulers = 0;
   for (const pair of parameters.exchangeRatePairs) {
-    const scheduler = ingress.objectSendClient<ExchangeRateScheduler>({ name: "ExchangeRateScheduler" }, pair);
-    const start = await untilAnswered(`exchange-rate ${pair}`, () => scheduler.start({ intervalMs: parameters.exchangeRateRefreshMs }));
-    sent.push(start);
-    exchangeRateSchedulers += 1;
-    parameters.logger.info("exchange-rate scheduler start requested", { pair, invocationId: start.invocationId });
+    const scheduler = ingress.objectSendClient(exchangeRateScheduler, pair);
+    await request(`exchange-rate ${pair}`, "exchange-rate scheduler start requested", { pair }, () => scheduler.start({ intervalMs: parameters.exchangeRateRefreshMs }));
   }
+  const exchangeRateSchedulers = parameters.exchangeRatePairs.length;
   return { reconcilers, exchangeRateSchedulers, sent };
 }

@@ -7,7 +7,7 @@ import { listExchangeRates } from "../../shared/db/repositories/exchange-rates.t
 import { createLogger } from "../../shared/logger.ts";
 import { createInvocationTools } from "../helpers/restate-invocations.ts";
 import { startBackgroundJobs } from "../../services/bootstrap/start-background-jobs.ts";
-import type { ExchangeRateScheduler } from "../../services/workflows/exchange-rate/object.ts";
+import { exchangeRateScheduler } from "../../services/workflows/exchange-rate/api.ts";
 import { startTransactionHarness, type TransactionHarness } from "../helpers/transaction-harness.ts";
 
 /** A rate feed: counts requests per pair and answers a configurable rate. */
@@ -35,7 +35,7 @@ describe("exchange-rate schedulers", () => {
   let h: TransactionHarness;
   let feed: Awaited<ReturnType<typeof startFeed>>;
   const scheduler = (pair: string) =>
-    clients.connect({ url: h.stack.restateIngressUrl }).objectClient<ExchangeRateScheduler>({ name: "ExchangeRateScheduler" }, pair);
+    clients.connect({ url: h.stack.restateIngressUrl }).objectClient(exchangeRateScheduler, pair);
 
   beforeAll(async () => {
     feed = await startFeed();
