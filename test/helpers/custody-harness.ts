@@ -6,11 +6,9 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeFunctionData, parseEther, type Hex } from "viem";
+import { parseEther, type Hex } from "viem";
 import { inject } from "vitest";
-import { compiledContract } from "../../infra/contracts/compile.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
-import type { TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
 import { startFireblocksServer, type FireblocksServer, type ProviderTransaction } from "./fireblocks-server.ts";
 import { startTransactionHarness } from "./transaction-harness.ts";
 
@@ -34,8 +32,7 @@ export async function startCustodyHarness(options: { name: string; env?: Record<
       ...options.env,
     },
   });
-  const contract = await compiledContract("ExecutionProbe");
-  const probe = await h.tools.deploy("ExecutionProbe", h.senders[0]!);
+  const { contract, probe, pokeData } = await h.deployProbe();
 
   /** A vault at the provider, its address funded on chain. */
   const newVault = async () => {
@@ -43,8 +40,6 @@ export async function startCustodyHarness(options: { name: string; env?: Record<
     await h.tools.client.setBalance({ address: vault.address, value: parseEther("10") });
     return vault;
   };
-
-  const pokeData = (tag: number): Hex => encodeFunctionData({ abi: contract.abi, functionName: "poke", args: [BigInt(tag)] });
 
   /** Submits `poke(tag)` on the probe from the vault through the custody route; answers the id. */
   const submit = async (vault: { vaultId: string; address: Hex }, tag: number): Promise<string> => {
@@ -61,9 +56,6 @@ export async function startCustodyHarness(options: { name: string; env?: Record<
     return transactionId;
   };
 
-  const waitForPhase = (transactionId: string, phase: TransactionPhase, timeoutMs = 30_000) =>
-    waitFor(`transaction ${transactionId} to be ${phase}`, async () => (await h.client.getTransactionStatus(transactionId))?.phase === phase, { timeoutMs, intervalMs: 100 });
-
   /** The one provider transaction created for our transaction id (waits for it). */
   const providerTransactionOf = async (transactionId: string): Promise<ProviderTransaction> => {
     await waitFor(`a provider transaction for ${transactionId}`, async () => provider.byExternalId(transactionId).length > 0, { timeoutMs: 30_000, intervalMs: 50 });
@@ -76,7 +68,7 @@ export async function startCustodyHarness(options: { name: string; env?: Record<
     const fromBlock = await h.tools.client.getBlockNumber();
     const transactionId = await submit(vault, tag);
     const providerTx = await providerTransactionOf(transactionId);
-    await waitForPhase(transactionId, "awaiting-approval");
+    await h.waitForPhase(transactionId, "awaiting-approval");
     return { vault, fromBlock, transactionId, providerTx };
   };
 
@@ -91,7 +83,6 @@ export async function startCustodyHarness(options: { name: string; env?: Record<
     newVault,
     pokeData,
     submit,
-    waitForPhase,
     providerTransactionOf,
     submitUntilAwaitingApproval,
     minedFrom,

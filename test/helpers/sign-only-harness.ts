@@ -4,12 +4,9 @@
  * HSM_PIN, SIGN_ONLY_POLICIES), the DAPI the approvals go through, a deployed ExecutionProbe, and
  * helpers to submit calls and sign approvals.
  */
-import { encodeFunctionData, parseEther, type Hex } from "viem";
+import { parseEther, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { inject } from "vitest";
-import { compiledContract } from "../../infra/contracts/compile.ts";
-import { waitFor } from "../../infra/local/wait-for.ts";
-import type { TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
 import { approvalTypedData, type ApprovalDecision } from "../../shared/signers/approval-signature.ts";
 import { startDapiHarness } from "./dapi-harness.ts";
 import { createSoftHsmToken } from "./softhsm.ts";
@@ -33,9 +30,7 @@ export async function startSignOnlyHarness(options: { name: string }) {
   });
   for (const address of [signer, shortLived]) await h.tools.client.setBalance({ address, value: parseEther("10") });
   const dapi = await startDapiHarness();
-  const contract = await compiledContract("ExecutionProbe");
-  const probe = await h.tools.deploy("ExecutionProbe", h.senders[0]!);
-  const pokeData = (tag: number): Hex => encodeFunctionData({ abi: contract.abi, functionName: "poke", args: [BigInt(tag)] });
+  const { probe, pokeData } = await h.deployProbe();
 
   /** Submits `poke(tag)` on the probe from an HSM key through the sign-only route; answers the id. */
   const submit = async (tag: number, from: Hex = signer): Promise<string> => {
@@ -51,9 +46,6 @@ export async function startSignOnlyHarness(options: { name: string }) {
     });
     return transactionId;
   };
-
-  const waitForPhase = (transactionId: string, phase: TransactionPhase, timeoutMs = 30_000) =>
-    waitFor(`transaction ${transactionId} to be ${phase}`, async () => (await h.client.getTransactionStatus(transactionId))?.phase === phase, { timeoutMs, intervalMs: 100 });
 
   /** `account`'s EIP-712 signature of `decision` on `poke(tag)`'s transaction. */
   const sign = (account: PrivateKeyAccount, transactionId: string, tag: number, decision: ApprovalDecision) =>
@@ -89,7 +81,6 @@ export async function startSignOnlyHarness(options: { name: string }) {
     probe,
     pokeData,
     submit,
-    waitForPhase,
     decide,
     minedFrom,
     pendingNonce,

@@ -6,9 +6,7 @@
 import { encodeFunctionData, parseEther, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { inject } from "vitest";
-import { compiledContract } from "../../infra/contracts/compile.ts";
 import { waitFor } from "../../infra/local/wait-for.ts";
-import type { TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
 import { predictSafeAddress, readProxyCreationCode, safeOperationTypedData } from "../../shared/evm/erc4337/safe-account.ts";
 import { approvalTypedData } from "../../shared/signers/approval-signature.ts";
 import type { ExecutorSelection } from "../../shared/signers/executor-selection.ts";
@@ -24,9 +22,7 @@ export async function startSmartWalletHarness(options: { name: string; bundleMod
   const bundler = await startTestBundler(stack, { name: `${options.name}-alto`, ...(options.bundleMode ? { bundleMode: options.bundleMode } : {}) });
   const h = await startTransactionHarness({ senders: 1, name: options.name, env: { BUNDLER_URL: bundler.url, SMART_WALLET_BLOCKED_RETRY_MAX_MS: "1000" } });
   const dapi = await startDapiHarness();
-  const contract = await compiledContract("ExecutionProbe");
-  const probe = await h.tools.deploy("ExecutionProbe", h.senders[0]!);
-  const pokeData = (tag: number): Hex => encodeFunctionData({ abi: contract.abi, functionName: "poke", args: [BigInt(tag)] });
+  const { contract, probe, pokeData } = await h.deployProbe();
   const failData = (reason: string): Hex => encodeFunctionData({ abi: contract.abi, functionName: "fail", args: [reason] });
   const proxyCreationCode = await readProxyCreationCode(h.tools.client);
 
@@ -54,8 +50,6 @@ export async function startSmartWalletHarness(options: { name: string; bundleMod
   };
 
   const status = async (transactionId: string) => h.client.getTransactionStatus(transactionId);
-  const waitForPhase = (transactionId: string, phase: TransactionPhase, timeoutMs = 30_000) =>
-    waitFor(`transaction ${transactionId} to be ${phase}`, async () => (await status(transactionId))?.phase === phase, { timeoutMs, intervalMs: 100 });
 
   /** The owner's signature of the user operation the transaction shows (its SafeOp typed data). */
   const signOperation = async (owner: PrivateKeyAccount, transactionId: string): Promise<Hex> => {
@@ -100,7 +94,7 @@ export async function startSmartWalletHarness(options: { name: string; bundleMod
   /** Submits a call and hands in two owners' signatures once it waits for them. */
   const submitApproved = async (account: SmartAccount, data: Hex) => {
     const transactionId = await submit(account, data);
-    await waitForPhase(transactionId, "awaiting-approval");
+    await h.waitForPhase(transactionId, "awaiting-approval");
     for (const owner of [account.owners[0]!, account.owners[1]!]) {
       const answer = await approve(transactionId, owner);
       if (answer.status !== 200) throw new Error(`approval of ${owner.address} was refused: ${JSON.stringify(answer.body)}`);
@@ -120,7 +114,6 @@ export async function startSmartWalletHarness(options: { name: string; bundleMod
     newAccount,
     submit,
     status,
-    waitForPhase,
     signOperation,
     approve,
     reject,

@@ -3,8 +3,11 @@
  * keys (fast polling, short stuck threshold), the typed client, and the database to check records.
  */
 import { inject } from "vitest";
-import type { Hex } from "viem";
+import { encodeFunctionData, type Hex } from "viem";
+import { compiledContract } from "../../infra/contracts/compile.ts";
+import { waitFor } from "../../infra/local/wait-for.ts";
 import { connectDatabase } from "../../shared/db/client.ts";
+import type { TransactionPhase } from "../../services/workflows/transaction-execution/status.ts";
 import { createTransactionClient, type SubmitTransactionParameters } from "../../services/workflows/transaction-execution/client.ts";
 import { createChainTools, type Sender } from "./chain.ts";
 import { createWorkerProcess, workerEnvironment } from "./worker-process.ts";
@@ -56,6 +59,18 @@ export async function startTransactionHarness(options: TransactionHarnessOptions
     return transactionId;
   };
 
+  /** Waits until the transaction's status shows `phase`. */
+  const waitForPhase = (transactionId: string, phase: TransactionPhase, timeoutMs = 30_000) =>
+    waitFor(`transaction ${transactionId} to be ${phase}`, async () => (await client.getTransactionStatus(transactionId))?.phase === phase, { timeoutMs, intervalMs: 100 });
+
+  /** An ExecutionProbe deployed by the first sender, for the routes' tests: its address, its ABI and `poke(tag)`'s call data. */
+  const deployProbe = async () => {
+    const contract = await compiledContract("ExecutionProbe");
+    const probe = await tools.deploy("ExecutionProbe", senders[0]!);
+    const pokeData = (tag: number): Hex => encodeFunctionData({ abi: contract.abi, functionName: "poke", args: [BigInt(tag)] });
+    return { contract, probe, pokeData };
+  };
+
   return {
     stack,
     tools,
@@ -66,6 +81,8 @@ export async function startTransactionHarness(options: TransactionHarnessOptions
     organizationId,
     newTransactionId,
     submit,
+    waitForPhase,
+    deployProbe,
     stop: async () => {
       await worker.stop();
       await database.close();

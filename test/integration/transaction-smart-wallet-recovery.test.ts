@@ -38,6 +38,13 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     }
   };
 
+  /** Bundled to its end: completed, the call made once from the account, its one nonce used. */
+  const expectExecutedOnce = async (account: SmartAccount, transactionId: string) => {
+    expect((await h.bundleUntilEnded(transactionId)).phase).toBe("completed");
+    expect(await h.callsBy(account.address)).toBe(1n);
+    expect(await entryPointNonce(account)).toBe(1n);
+  };
+
   const entryPointNonce = (account: SmartAccount) => h.tools.client.readContract({ address: ENTRY_POINT_V07, abi: entryPointAbi, functionName: "getNonce", args: [account.address as Hex, 0n] });
 
   it("queues a second operation of the account behind the first (the next nonce) and completes both in order", async () => {
@@ -97,10 +104,7 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     const transactionId = await h.submitApproved(account, h.pokeData(20));
     await h.worker.crash();
     await h.worker.start();
-    const final = await h.bundleUntilEnded(transactionId);
-    expect(final.phase).toBe("completed");
-    expect(await h.callsBy(account.address)).toBe(1n);
-    expect(await entryPointNonce(account)).toBe(1n);
+    await expectExecutedOnce(account, transactionId);
   });
 
   it("executes once when the worker is SIGKILLed while it waits for the receipt", async () => {
@@ -109,10 +113,7 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     await h.waitForPhase(transactionId, "confirming");
     await h.worker.crash();
     await h.worker.start();
-    const final = await h.bundleUntilEnded(transactionId);
-    expect(final.phase).toBe("completed");
-    expect(await h.callsBy(account.address)).toBe(1n);
-    expect(await entryPointNonce(account)).toBe(1n);
+    await expectExecutedOnce(account, transactionId);
   });
 
   it("executes once when the worker is SIGKILLed while it is submitting to a bundler that does not answer", async () => {
@@ -121,10 +122,7 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     await h.waitForPhase(transactionId, "awaiting-approval");
     await releaseWhileBundlerDown(transactionId, [account.owners[0]!, account.owners[2]!], () => h.worker.crash());
     await h.worker.start();
-    const final = await h.bundleUntilEnded(transactionId);
-    expect(final.phase).toBe("completed");
-    expect(await h.callsBy(account.address)).toBe(1n);
-    expect(await entryPointNonce(account)).toBe(1n);
+    await expectExecutedOnce(account, transactionId);
   });
 
   it("waits out a bundler that is down when the operation is released, and executes it once", async () => {
