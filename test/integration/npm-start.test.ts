@@ -33,23 +33,29 @@ async function isDead(pid: number): Promise<boolean> {
   }
 }
 
+/** `npm start`'s environment on a fresh data folder and free ports, with the test stack's Restate and chain. */
+async function startEnvironment(prefix: string) {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  const [workerPort, opsPort, dapiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const env = {
+    // Restate and the chain come from the test stack, so start.ts skips starting them.
+    RESTATE_ADMIN_URL: stack.restateAdminUrl,
+    RESTATE_INGRESS_URL: stack.restateIngressUrl,
+    CHAIN_RPC_URL: stack.chainRpcUrl,
+    DATA_DIR: dataDir,
+    // The shared test Restate outlives this stack: leave no reconciliation loop running in it.
+    RECONCILE_INTERVAL_MS: "0",
+    PGLITE_DATA_DIR: join(dataDir, "pglite"),
+    WORKER_PORT: String(workerPort),
+    OPS_PORT: String(opsPort),
+    DAPI_PORT: String(dapiPort),
+  };
+  return { env, opsPort, dapiPort };
+}
+
 describe("npm start", () => {
   it("starts the worker and the DAPI on an embedded database, stops them on Ctrl-C, and finds its state again", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "ddwf-start-"));
-    const [workerPort, opsPort, dapiPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const env = {
-      // Restate and the chain come from the test stack, so start.ts skips starting them.
-      RESTATE_ADMIN_URL: stack.restateAdminUrl,
-      RESTATE_INGRESS_URL: stack.restateIngressUrl,
-      CHAIN_RPC_URL: stack.chainRpcUrl,
-      DATA_DIR: dataDir,
-      // The shared test Restate outlives this stack: leave no reconciliation loop running in it.
-      RECONCILE_INTERVAL_MS: "0",
-      PGLITE_DATA_DIR: join(dataDir, "pglite"),
-      WORKER_PORT: String(workerPort),
-      OPS_PORT: String(opsPort),
-      DAPI_PORT: String(dapiPort),
-    };
+    const { env, opsPort, dapiPort } = await startEnvironment("ddwf-start-");
 
     const first = runStart(env);
     await waitFor("the ready line", async () => first.output().includes("ddwf ready"), { timeoutMs: 90_000, abort: first.exited });
@@ -74,19 +80,7 @@ describe("npm start", () => {
   });
 
   it.skipIf(!softHsm)("turns the sign-only route on with a SoftHSM2 token it makes once, and finds the same key on the next start", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "ddwf-start-hsm-"));
-    const [workerPort, opsPort, dapiPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const env = {
-      RESTATE_ADMIN_URL: stack.restateAdminUrl,
-      RESTATE_INGRESS_URL: stack.restateIngressUrl,
-      CHAIN_RPC_URL: stack.chainRpcUrl,
-      DATA_DIR: dataDir,
-      RECONCILE_INTERVAL_MS: "0",
-      PGLITE_DATA_DIR: join(dataDir, "pglite"),
-      WORKER_PORT: String(workerPort),
-      OPS_PORT: String(opsPort),
-      DAPI_PORT: String(dapiPort),
-    };
+    const { env, opsPort } = await startEnvironment("ddwf-start-hsm-");
     const keyLine = /Sign-only route +HSM key (0x[0-9a-f]{40}) in SoftHSM2 token "ddwf-dev" \([^)]*\); (.*)/;
 
     const first = runStart(env);

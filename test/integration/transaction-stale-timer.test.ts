@@ -93,6 +93,17 @@ describe("a transaction key whose killed run still has a timer pending", () => {
     return { transactionId, sent, killedId: run.id, wakeUpAt: sleep.wake_up_time };
   }
 
+  /** Mines again and waits for the end: the killed transaction's nonce mined once, and completed with it. */
+  async function mineAndExpectOnce(signer: Hex, fromBlock: bigint, killed: Awaited<ReturnType<typeof killWhileSleeping>>) {
+    await h.tools.client.setAutomine(true);
+    await h.tools.client.mine({ blocks: 1 });
+    const final = await h.client.waitForTransaction(killed.transactionId, { timeoutMs: 60_000 });
+    const mined = await h.tools.minedTransactionsOf(signer, fromBlock);
+    expect(mined.map((tx) => tx.nonce)).toEqual([killed.sent.nonce]);
+    expect(final).toMatchObject({ phase: "completed", txHash: mined[0]!.hash });
+    return final;
+  }
+
   it("refuses recover-stuck-workflow with Retry-After while the killed run's sleep is due, changing nothing", async () => {
     const killed = await killWhileSleeping(h.senders[0]!.address);
 
@@ -129,13 +140,8 @@ describe("a transaction key whose killed run still has a timer pending", () => {
     database.setDown(false);
     await waitFor("the new run to load its transaction", async () => (await journalOf(second.id)).some((row) => row.entry_type === "Notification: Run") || undefined);
 
-    await h.tools.client.setAutomine(true);
-    await h.tools.client.mine({ blocks: 1 });
-    const final = await h.client.waitForTransaction(killed.transactionId, { timeoutMs: 60_000 });
-
-    const mined = await h.tools.minedTransactionsOf(signer, fromBlock);
-    expect(mined.map((tx) => tx.nonce)).toEqual([killed.sent.nonce]);
-    expect(final).toMatchObject({ phase: "completed", txHash: mined[0]!.hash, nonce: killed.sent.nonce });
+    const final = await mineAndExpectOnce(signer, fromBlock, killed);
+    expect(final.nonce).toBe(killed.sent.nonce);
     // No completion of the killed run's sleep reached the new run: every sleep completion in its
     // journal belongs to a sleep of its own.
     const journal = await journalOf(second.id);
@@ -161,13 +167,7 @@ describe("a transaction key whose killed run still has a timer pending", () => {
 
     expect((await untilTimersQuiet(replay, { timeoutMs: STUCK_AFTER_MS + 30_000 })).status).toBe(200);
     expect(await getDeadLetter(h.db, letterId)).toMatchObject({ status: "replayed" });
-    await h.tools.client.setAutomine(true);
-    await h.tools.client.mine({ blocks: 1 });
-    const final = await h.client.waitForTransaction(killed.transactionId, { timeoutMs: 60_000 });
-
-    const mined = await h.tools.minedTransactionsOf(signer, fromBlock);
-    expect(mined.map((tx) => tx.nonce)).toEqual([killed.sent.nonce]);
-    expect(final).toMatchObject({ phase: "completed", txHash: mined[0]!.hash });
+    await mineAndExpectOnce(signer, fromBlock, killed);
   });
 
   it("defers the reconciler's re-drive of a killed run while its sleep is due, then re-drives it once", async () => {
@@ -195,12 +195,6 @@ describe("a transaction key whose killed run still has a timer pending", () => {
       { timeoutMs: STUCK_AFTER_MS + 30_000, intervalMs: 1_000 },
     );
     expect(Date.now()).toBeGreaterThan(killed.wakeUpAt);
-    await h.tools.client.setAutomine(true);
-    await h.tools.client.mine({ blocks: 1 });
-    const final = await h.client.waitForTransaction(killed.transactionId, { timeoutMs: 60_000 });
-
-    const mined = await h.tools.minedTransactionsOf(signer, fromBlock);
-    expect(mined.map((tx) => tx.nonce)).toEqual([killed.sent.nonce]);
-    expect(final).toMatchObject({ phase: "completed", txHash: mined[0]!.hash });
+    await mineAndExpectOnce(signer, fromBlock, killed);
   });
 });
