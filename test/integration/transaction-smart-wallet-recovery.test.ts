@@ -1,7 +1,8 @@
 /**
  * The smart-wallet route when things get in the way, with alto bundling only when the test asks
  * (manual bundle mode), so an operation stays in the bundler's queue as long as a test needs: a
- * second operation of the account queues behind the first; one that finds another operation on its
+ * second operation of the account is blocked behind the first; operations prepared at the same
+ * moment get a nonce each; a rejected operation's nonce goes to the next one; one that finds another operation on its
  * nonce in the bundler is blocked (BLOCKED_BY_QUEUE) and goes on by itself once that is gone; a
  * worker SIGKILLed after the approvals, while submitting or during the receipt wait, and a bundler stopped during the
  * submission, still end with the call executed once.
@@ -47,7 +48,7 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
 
   const entryPointNonce = (account: SmartAccount) => h.tools.client.readContract({ address: ENTRY_POINT_V07, abi: entryPointAbi, functionName: "getNonce", args: [account.address as Hex, 0n] });
 
-  it("queues a second operation of the account behind the first (the next nonce) and completes both in order", async () => {
+  it("blocks a second operation of the account with BLOCKED_BY_QUEUE while the first is queued, then completes both in order", async () => {
     const account = await h.newAccount();
     // The account's first operation deploys it.
     expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(10)))).phase).toBe("completed");
@@ -55,7 +56,8 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     const first = await h.submitApproved(account, h.pokeData(11));
     await h.waitForPhase(first, "confirming");
     const second = await h.submitApproved(account, h.pokeData(12));
-    await h.waitForPhase(second, "confirming");
+    await h.waitForPhase(second, "blocked");
+    expect((await h.status(second))?.error).toMatchObject({ code: "BLOCKED_BY_QUEUE", message: expect.stringContaining(`held by transaction ${first}`) });
     const [firstNonce, secondNonce] = await Promise.all([first, second].map(async (id) => BigInt((await h.status(id))!.approval!.userOperation!.nonce)));
     expect(secondNonce).toBe(firstNonce! + 1n);
 
@@ -63,6 +65,47 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     expect(await h.bundleUntilEnded(second)).toMatchObject({ phase: "completed", error: null });
     expect(await h.callsBy(account.address)).toBe(3n);
     expect(await entryPointNonce(account)).toBe(3n);
+  });
+
+  it("gives the nonce of an operation the owners rejected to the account's next one, which unblocks those queued behind it", async () => {
+    const account = await h.newAccount();
+    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(80)))).phase).toBe("completed");
+
+    const rejectedData = h.pokeData(81);
+    const rejected = await h.submit(account, rejectedData);
+    await h.waitForPhase(rejected, "awaiting-approval");
+    const behind = await h.submit(account, h.pokeData(82));
+    await h.waitForPhase(behind, "awaiting-approval");
+    for (const owner of [account.owners[0]!, account.owners[1]!]) expect((await h.reject(rejected, owner, rejectedData)).status).toBe(200);
+    expect(await h.client.waitForTransaction(rejected, { timeoutMs: 30_000 })).toMatchObject({ phase: "failed", error: { code: "APPROVAL_REJECTED" } });
+    for (const owner of [account.owners[1]!, account.owners[2]!]) expect((await h.approve(behind, owner)).status).toBe(200);
+    await h.waitForPhase(behind, "blocked");
+    expect((await h.status(behind))?.error).toMatchObject({ code: "BLOCKED_BY_QUEUE", message: expect.stringContaining("held by no open ddwf transaction") });
+
+    const filler = await h.submitApproved(account, h.pokeData(83));
+    expect((await h.status(filler))?.approval?.userOperation?.nonce).toBe("1");
+    expect((await h.status(behind))?.approval?.userOperation?.nonce).toBe("2");
+    expect((await h.bundleUntilEnded(filler)).phase).toBe("completed");
+    expect(await h.bundleUntilEnded(behind)).toMatchObject({ phase: "completed", error: null });
+    expect(await h.callsBy(account.address)).toBe(3n);
+    expect(await entryPointNonce(account)).toBe(3n);
+  });
+
+  it("gives operations of one account submitted at the same moment one nonce each, and executes every one once", async () => {
+    const account = await h.newAccount();
+    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(70)))).phase).toBe("completed");
+
+    const ids = await Promise.all([71, 72, 73].map((n) => h.submit(account, h.pokeData(n))));
+    for (const id of ids) await h.waitForPhase(id, "awaiting-approval");
+    const nonces = await Promise.all(ids.map(async (id) => (await h.status(id))!.approval!.userOperation!.nonce));
+    expect([...nonces].sort()).toEqual(["1", "2", "3"]);
+
+    for (const id of ids) {
+      for (const owner of [account.owners[0]!, account.owners[2]!]) expect((await h.approve(id, owner)).status).toBe(200);
+    }
+    for (const id of ids) expect(await h.bundleUntilEnded(id)).toMatchObject({ phase: "completed", error: null });
+    expect(await h.callsBy(account.address)).toBe(4n);
+    expect(await entryPointNonce(account)).toBe(4n);
   });
 
   it("is blocked with BLOCKED_BY_QUEUE while the bundler holds another operation of the account on its nonce, and completes once that one is gone", async () => {

@@ -13,8 +13,9 @@
  *                           promise. Enough rejections end it `failed` APPROVAL_REJECTED; a cancel
  *                           request `failed` CANCELLED — nothing sent either way.
  *  4. submitting            the M-th signature: the operation is sent once (the bundler and the
- *                           EntryPoint are asked first). The bundler holding another operation of
- *                           the account → `blocked` BLOCKED_BY_QUEUE, sent again after a pause;
+ *                           EntryPoint are asked first). An earlier nonce of the account not yet
+ *                           executed, or the bundler holding another operation on this one →
+ *                           `blocked` BLOCKED_BY_QUEUE, tried again after a pause;
  *                           another refusal → `failed` with the bundler's reason; an outage is
  *                           retried without end (the owners' signatures are out).
  *  5. confirming            the bundler's receipt (polled with durable sleeps), then the bundle
@@ -104,7 +105,7 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
     }
   };
 
-  /** Sends the operation once; `blocked` while the bundler's queue for the account is full. */
+  /** Sends the operation once; `blocked` while another operation of the account goes first. */
   const submit = async (userOperation: StoredUserOperation, signature: Hex, label = "first") => {
     let pause = settings.pollIntervalMs;
     for (let attempt = 0; ; attempt++) {
@@ -117,8 +118,8 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
         return;
       }
       if (recorder.status.phase !== "blocked") {
-        ctx.console.warn("the bundler holds another operation of the account; waiting", { transactionId, account: userOperation.sender });
-        await recorder.transition("blocked", { error: { code: "BLOCKED_BY_QUEUE", message: `the bundler's queue for account ${userOperation.sender} is full: ${outcome.message}` } });
+        ctx.console.warn("another operation of the account goes first; waiting", { transactionId, account: userOperation.sender });
+        await recorder.transition("blocked", { error: { code: "BLOCKED_BY_QUEUE", message: `the queue of account ${userOperation.sender} is blocked: ${outcome.message}` } });
       }
       await ctx.sleep({ milliseconds: pause });
       pause = Math.min(pause * 2, settings.maxBlockedRetryMs);

@@ -4,22 +4,24 @@
  *
  *  prepare   the account (deployed: its owners and threshold read from it; not yet: its address
  *            checked against owners and salt, deployed by this operation when it is the first),
- *            the nonce (the EntryPoint's, after operations of the account ddwf still has in flight),
+ *            the nonce (claimed for the transaction: the lowest at or above the EntryPoint's that
+ *            no open transaction of the account holds),
  *            the bundler's fees and gas estimate (a simulation revert ends it here, nothing sent)
  *  decide    one owner's decision, checked against the account's owners and the stored operation
  *  signatures  the approvals' signatures, packed as the Safe module reads them
- *  submit    exactly once: the bundler or the EntryPoint already knows the hash → nothing is sent
+ *  submit    exactly once: the bundler or the EntryPoint already knows the hash → nothing is sent;
+ *            and in order: an earlier nonce of the account not executed yet → wait behind it
  *  receipt   the bundler's receipt; `confirm` reads the bundle transaction from the chain node
  */
-import { and, eq, ne, notInArray, sql } from "drizzle-orm";
 import { getAddress, type Address, type Hex } from "viem";
 import type { Database } from "../../../shared/db/client.ts";
 import { listApprovalDecisions, listApprovalSignatures, recordApprovalDecision } from "../../../shared/db/repositories/transaction-approvals.ts";
 import { getTransaction } from "../../../shared/db/repositories/transactions.ts";
-import { transactions } from "../../../shared/db/schema/index.ts";
+import { claimUserOperationNonce, listHeldUserOperationNonces } from "../../../shared/db/repositories/user-operation-nonces.ts";
 import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import type { BundlerAccess } from "../../../shared/evm/erc4337/bundler.ts";
 import { classifyBundlerFailure } from "../../../shared/evm/erc4337/bundler-refusal.ts";
+import { submissionGate } from "../../../shared/evm/erc4337/user-operation-nonce.ts";
 import {
   dummySafeSignature,
   ENTRY_POINT_V07,
@@ -53,8 +55,6 @@ export type BundleReceipt = { txHash: Hex; blockNumber: number; blockHash: Hex; 
 
 type SmartWalletSelection = Extract<ExecutorSelection, { route: "smart-wallet" }>;
 
-const ENDED_PHASES = ["completed", "failed", "dead-letter"] as const;
-
 export function unsignedOf(stored: StoredUserOperation): UnsignedUserOperation {
   return {
     sender: stored.sender as Address,
@@ -76,22 +76,6 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
     const chain = dependencies.chains.get(chainId);
     if (!chain) throw transactionError("CHAIN_NOT_CONFIGURED", `chain ${chainId} is not configured on this worker`);
     return chain;
-  };
-
-  /** The highest user operation nonce of the account among ddwf's transactions still in flight. */
-  const highestNonceInFlight = async (transactionId: string, account: string): Promise<bigint | null> => {
-    const [row] = await db
-      .select({ nonce: sql<string | null>`max((${transactions.approval}->'userOperation'->>'nonce')::numeric)::text` })
-      .from(transactions)
-      .where(
-        and(
-          ne(transactions.id, transactionId),
-          notInArray(transactions.phase, [...ENDED_PHASES]),
-          sql`${transactions.executor}->>'route' = 'smart-wallet'`,
-          eq(sql`lower(${transactions.executor}->>'wallet')`, account.toLowerCase()),
-        ),
-      );
-    return row?.nonce ? BigInt(row.nonce) : null;
   };
 
   return {
@@ -135,8 +119,9 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
       if (threshold > owners.length) throw transactionError("EXECUTOR_SELECTION_INVALID", `threshold ${threshold} is more than the ${owners.length} owners`);
 
       const chainNonce = await chain.client.readContract({ address: ENTRY_POINT_V07, abi: entryPointAbi, functionName: "getNonce", args: [account, 0n] });
-      const inFlight = await highestNonceInFlight(transactionId, account);
-      const nonce = inFlight !== null && inFlight >= chainNonce ? inFlight + 1n : chainNonce;
+      // Claimed before anything else can fail for good: a terminal failure below ends the
+      // transaction, which gives the nonce up again.
+      const nonce = await claimUserOperationNonce(db, { transactionId, chainId: operation.chainId, account, entryPointNonce: chainNonce });
       // Only the account's first operation deploys it.
       const deploy = (!code || code === "0x") && nonce === 0n && selection.account;
       const draft: UnsignedUserOperation = {
@@ -228,15 +213,22 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
     /**
      * Sends the signed operation unless it was sent already: the bundler knows its hash, or the
      * EntryPoint's nonce moved past it (then its receipt must be ours, else another operation took
-     * the nonce). A full queue is answered, not thrown; other refusals are terminal; an outage throws
-     * (the step retries it).
+     * the nonce). It goes only when its nonce is the EntryPoint's next: behind an earlier one, or
+     * refused because the bundler holds another operation there, it answers `queue-full` (not
+     * thrown); other refusals are terminal; an outage throws (the step retries it).
      */
     submit: async (stored: StoredUserOperation, signature: Hex): Promise<SubmitOutcome> => {
       const hash = stored.userOpHash as Hex;
       if (await bundler.knows(hash)) return { kind: "known" };
       const chain = chainFor(stored.chainId);
       const chainNonce = await chain.client.readContract({ address: ENTRY_POINT_V07, abi: entryPointAbi, functionName: "getNonce", args: [stored.sender as Address, 0n] });
-      if (chainNonce > BigInt(stored.nonce)) {
+      const gate = submissionGate({ entryPointNonce: chainNonce, nonce: BigInt(stored.nonce) });
+      if (gate.kind === "behind") {
+        const holder = (await listHeldUserOperationNonces(db, { chainId: stored.chainId, account: stored.sender })).find((held) => held.nonce === gate.waitingFor);
+        const by = holder ? `transaction ${holder.transactionId}` : "no open ddwf transaction";
+        return { kind: "queue-full", message: `nonce ${stored.nonce} waits behind nonce ${gate.waitingFor} of the account, not executed yet (held by ${by})` };
+      }
+      if (gate.kind === "passed") {
         const events = await chain.client.getContractEvents({ address: ENTRY_POINT_V07, abi: entryPointAbi, eventName: "UserOperationEvent", args: { userOpHash: hash }, fromBlock: 0n });
         if (events.length > 0) return { kind: "known" };
         throw transactionError("USER_OPERATION_NONCE_TAKEN", `nonce ${stored.nonce} of smart account ${stored.sender} was used by another user operation; this one can never be mined`);

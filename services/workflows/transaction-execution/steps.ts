@@ -9,6 +9,7 @@ import type { Database } from "../../../shared/db/client.ts";
 import { insertDeadLetter } from "../../../shared/db/repositories/dead-letters.ts";
 import { requestTransactionCancellation } from "../../../shared/db/repositories/transactions.ts";
 import { transactions, transactionSignatures, transactionTransitions } from "../../../shared/db/schema/index.ts";
+import { isUniqueViolation } from "../../../shared/db/unique-violation.ts";
 import type { ChainAccess, ChainRegistry } from "../../../shared/evm/chain-access.ts";
 import type { IndexerSource } from "../../../shared/evm/indexer-source.ts";
 import type { SignerRegistry } from "../../../shared/signers/signer-registry.ts";
@@ -200,13 +201,6 @@ async function storeOperation(db: Database, operation: StoredOperation): Promise
     record: { phase: "submitting", txHash: null, nonce: null, blockNumber: null, errorCode: null, errorMessage: null, cancelRequested: false, cancelReason: null, approval: null, lastTransitionPhase: null },
     signatures: [],
   };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  for (let current: unknown = error; current; current = (current as { cause?: unknown }).cause) {
-    if ((current as { code?: unknown }).code === "23505") return true;
-  }
-  return false;
 }
 
 export async function loadTransaction(db: Database, transactionId: string): Promise<LoadedTransaction | null> {

@@ -12,3 +12,4 @@ export * from "./nonce-fills.ts";
 export * from "./asset-issuances.ts";
 export * from "./transaction-events.ts";
 export * from "./transaction-approvals.ts";
+export * from "./user-operation-nonces.ts";

@@ -1,6 +1,6 @@
 /** Stored transaction operations and their status record, plus every phase change. */
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, bigserial, index, integer, jsonb, numeric, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import type { TransactionApproval } from "../../signers/approval.ts";
 
 export const TRANSACTION_PHASES = ["submitting", "awaiting-approval", "confirming", "completed", "blocked", "failed", "dead-letter"] as const;
@@ -45,6 +45,11 @@ export const transactions = pgTable(
     cancelReason: text(),
     /** What an approval wait waits for, and how it ended (routes with approval only; null otherwise). */
     approval: jsonb().$type<TransactionApproval>(),
+    /**
+     * Smart-wallet route: the EntryPoint nonce (key 0) this transaction's user operation holds,
+     * claimed before the owners sign it. An open transaction holds its nonce alone (the index below).
+     */
+    userOperationNonce: numeric({ mode: "bigint" }),
     ...timestamps,
     phaseChangedAt: timestamp({ withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
@@ -57,6 +62,12 @@ export const transactions = pgTable(
     index("transactions_approval_state_idx")
       .on(sql`(${table.approval}->>'state')`, table.createdAt, table.id)
       .where(sql`${table.approval} is not null`),
+    // One open transaction per smart-account nonce: the claim two preparations race for. A
+    // transaction that ended completed or failed gives its nonce up (dead letters keep theirs: they
+    // may be replayed).
+    uniqueIndex("transactions_user_operation_nonce_unique")
+      .on(table.chainId, table.signerAddress, table.userOperationNonce)
+      .where(sql`${table.userOperationNonce} is not null and ${table.phase} not in ('completed', 'failed')`),
   ],
 );
 
