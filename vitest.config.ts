@@ -20,6 +20,7 @@ const REPLAY_SUITES = [
   "test/integration/transaction-stuck.test.ts",
   "test/integration/transaction-sign-only.test.ts",
   "test/integration/transaction-smart-wallet.test.ts",
+  "test/integration/transaction-smart-wallet-reorg.test.ts",
   "test/integration/identity-recovery.test.ts",
   "test/integration/webhook-delivery.test.ts",
 ];

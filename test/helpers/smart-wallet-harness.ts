@@ -17,10 +17,10 @@ import { startTransactionHarness } from "./transaction-harness.ts";
 
 export type SmartAccount = { address: Hex; owners: PrivateKeyAccount[]; saltNonce: string };
 
-export async function startSmartWalletHarness(options: { name: string; bundleMode?: "auto" | "manual" }) {
+export async function startSmartWalletHarness(options: { name: string; bundleMode?: "auto" | "manual"; env?: Record<string, string> }) {
   const stack = inject("stack");
   const bundler = await startTestBundler(stack, { name: `${options.name}-alto`, ...(options.bundleMode ? { bundleMode: options.bundleMode } : {}) });
-  const h = await startTransactionHarness({ senders: 1, name: options.name, env: { BUNDLER_URL: bundler.url, SMART_WALLET_BLOCKED_RETRY_MAX_MS: "1000" } });
+  const h = await startTransactionHarness({ senders: 1, name: options.name, env: { BUNDLER_URL: bundler.url, SMART_WALLET_BLOCKED_RETRY_MAX_MS: "1000", ...options.env } });
   const dapi = await startDapiHarness();
   const { contract, probe, pokeData } = await h.deployProbe();
   const failData = (reason: string): Hex => encodeFunctionData({ abi: contract.abi, functionName: "fail", args: [reason] });

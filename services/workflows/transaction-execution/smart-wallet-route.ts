@@ -18,10 +18,12 @@
  *                           `blocked` BLOCKED_BY_QUEUE, tried again after a pause;
  *                           another refusal → `failed` with the bundler's reason; an outage is
  *                           retried without end (the owners' signatures are out).
- *  5. confirming            the bundler's receipt (polled with durable sleeps), then the bundle
- *                           transaction at confirmation depth on the node, in the block the
- *                           receipt named, and read by the indexer → `completed` with the bundle's
- *                           hash; a reverted call → `failed` EXECUTION_REVERTED.
+ *  5. confirming            the bundler's receipt (polled with durable sleeps), then the operation
+ *                           at confirmation depth on the node and read by the indexer → `completed`
+ *                           with the bundle's hash; a reverted call → `failed` EXECUTION_REVERTED.
+ *                           The node has the last word: a reorg that moves the bundle to another
+ *                           block (or the operation to another bundle) is followed, one that drops
+ *                           it sends the bundle's bytes again, else the operation to the bundler.
  */
 import * as restate from "@restatedev/restate-sdk";
 import type { Hex } from "viem";
@@ -33,7 +35,7 @@ import { RunEnded } from "./run-ended.ts";
 import { approverPromise } from "./sign-only-route.ts";
 import { cancelledApproval } from "./sign-only-state.ts";
 import { ownerQuorumOutcome } from "./smart-wallet-state.ts";
-import type { BundleReceipt, SmartWalletSteps, StoredUserOperation } from "./smart-wallet-steps.ts";
+import type { BundleReceipt, SmartWalletSteps, StoredUserOperation, SubmitOptions } from "./smart-wallet-steps.ts";
 import type { StoredOperation } from "./steps.ts";
 import type { TransactionStatus } from "./status.ts";
 import type { ApprovalSignal, CancelTransactionRequest } from "./types.ts";
@@ -105,12 +107,17 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
     }
   };
 
+  const endIfReverted = (bundle: BundleReceipt) => {
+    if (bundle.success) return;
+    throw new RunEnded("EXECUTION_REVERTED", bundle.reason ? `the call reverted in the bundle: ${bundle.reason}` : "the call reverted in the bundle", { txHash: bundle.txHash, blockNumber: bundle.blockNumber });
+  };
+
   /** Sends the operation once; `blocked` while another operation of the account goes first. */
-  const submit = async (userOperation: StoredUserOperation, signature: Hex, label = "first") => {
+  const submit = async (userOperation: StoredUserOperation, signature: Hex, label = "first", options: SubmitOptions = { askBundlerFirst: true }) => {
     let pause = settings.pollIntervalMs;
     for (let attempt = 0; ; attempt++) {
       progress.submitted = true;
-      const outcome = await runStep(ctx, `smart-wallet-submit-${label}-${attempt}`, () => steps.submit(userOperation, signature), UNTIL_DONE);
+      const outcome = await runStep(ctx, `smart-wallet-submit-${label}-${attempt}`, () => steps.submit(userOperation, signature, options), UNTIL_DONE);
       if (outcome.kind !== "queue-full") {
         if (recorder.status.phase === "blocked") await recorder.transition("confirming", { error: null });
         if (outcome.kind === "known" && label !== "first") return;
@@ -127,39 +134,61 @@ export function createSmartWalletRoute(parameters: SmartWalletRouteParameters) {
   };
 
   /**
-   * Polls the bundler for the receipt, then the node for the bundle at depth. Every few looks
+   * A bundle a reorg took off the chain: its bytes are sent again (as the network would put them
+   * back); when the node refuses them (the bundler's account used that nonce since), the operation
+   * itself goes to the bundler again. Either way the EntryPoint's nonce guards against a second execution.
+   */
+  const bringBack = async (userOperation: StoredUserOperation, signature: Hex, bundle: BundleReceipt) => {
+    ctx.console.warn("the bundle left the chain in a reorg; sending it again", { transactionId, bundle: bundle.txHash });
+    const raw = bundle.raw ?? null;
+    const outcome = raw ? await tryStep(ctx, `smart-wallet-rebroadcast-${round}`, () => steps.rebroadcastBundle(operation.chainId, raw), stepRetryPolicies.check) : null;
+    if (outcome?.kind !== "sent") await submit(userOperation, signature, `after-reorg-${round}`, { askBundlerFirst: false });
+  };
+
+  /**
+   * Polls the bundler for the receipt, then the node for the operation at depth. Every few looks
    * without a receipt the submission is checked again: a bundler that restarted has lost its
    * mempool, and the same signed operation (same hash) is sent again unless it is known or mined.
+   * The node decides where the operation is: a reorg that moves or drops its bundle sends the
+   * transaction back to `confirming`, and a dropped bundle is brought back.
    */
   const untilConfirmed = async (userOperation: StoredUserOperation, signature: Hex): Promise<TransactionStatus> => {
+    const userOpHash = userOperation.userOpHash as Hex;
     let bundle: BundleReceipt | null = null;
+    let missingSince: number | null = null;
     for (;;) {
       round += 1;
       if (!bundle && round % RESUBMIT_CHECK_EVERY === 0) await submit(userOperation, signature, `recheck-${round}`);
       if (!bundle) {
-        bundle = await tryStep(ctx, `smart-wallet-receipt-${round}`, () => steps.receipt(userOperation.userOpHash as Hex), stepRetryPolicies.check);
+        bundle = await tryStep(ctx, `smart-wallet-receipt-${round}`, () => steps.receipt(operation.chainId, userOpHash), stepRetryPolicies.check);
         if (bundle) {
-          if (!bundle.success) {
-            throw new RunEnded("EXECUTION_REVERTED", bundle.reason ? `the call reverted in the bundle: ${bundle.reason}` : "the call reverted in the bundle", { txHash: bundle.txHash, blockNumber: bundle.blockNumber });
-          }
+          endIfReverted(bundle);
           await recorder.transition("confirming", { txHash: bundle.txHash, blockNumber: bundle.blockNumber, error: null });
         }
       }
       if (bundle) {
-        const depth = await tryStep(ctx, `smart-wallet-depth-${round}`, () => steps.depth(operation.chainId, bundle!), stepRetryPolicies.check);
-        if (depth !== null && depth >= settings.confirmations) {
-          const indexed = await tryStep(ctx, `smart-wallet-indexer-${round}`, () => parameters.indexedBlock(operation.chainId), stepRetryPolicies.check);
-          if (indexed === null || indexed < bundle.blockNumber) {
-            await ctx.sleep({ milliseconds: settings.pollIntervalMs });
-            continue;
+        const current: BundleReceipt = bundle;
+        const where = await tryStep(ctx, `smart-wallet-locate-${round}`, () => steps.locate(operation.chainId, current, userOpHash), stepRetryPolicies.check);
+        if (where?.kind === "mined") {
+          missingSince = null;
+          if (where.bundle.txHash !== current.txHash || where.bundle.blockHash !== current.blockHash) {
+            bundle = where.bundle;
+            endIfReverted(bundle);
+            await recorder.transition("confirming", { txHash: bundle.txHash, blockNumber: bundle.blockNumber, error: null }, "reorg");
           }
-          await recorder.transition("completed", { txHash: bundle.txHash, blockNumber: bundle.blockNumber, blockHash: bundle.blockHash, error: null });
-          return recorder.status;
-        }
-        if (depth === null) {
-          // The node no longer has it where the bundler said: ask the bundler again (a reorg re-bundles it).
-          const checked = await tryStep(ctx, `smart-wallet-recheck-${round}`, () => steps.receipt(userOperation.userOpHash as Hex), stepRetryPolicies.check);
-          if (checked && checked.blockHash !== bundle.blockHash) bundle = null;
+          if (where.depth >= settings.confirmations) {
+            const indexed = await tryStep(ctx, `smart-wallet-indexer-${round}`, () => parameters.indexedBlock(operation.chainId), stepRetryPolicies.check);
+            if (indexed !== null && indexed >= bundle.blockNumber) {
+              await recorder.transition("completed", { txHash: bundle.txHash, blockNumber: bundle.blockNumber, blockHash: bundle.blockHash, error: null });
+              return recorder.status;
+            }
+          }
+        } else if (where?.kind === "missing") {
+          if (missingSince === null) {
+            missingSince = round;
+            await recorder.transition("confirming", { blockNumber: null, error: null }, "reorg");
+          }
+          if ((round - missingSince) % RESUBMIT_CHECK_EVERY === 0) await bringBack(userOperation, signature, current);
         }
       }
       await ctx.sleep({ milliseconds: settings.pollIntervalMs });

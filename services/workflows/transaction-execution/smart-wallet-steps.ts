@@ -11,9 +11,11 @@
  *  signatures  the approvals' signatures, packed as the Safe module reads them
  *  submit    exactly once: the bundler or the EntryPoint already knows the hash → nothing is sent;
  *            and in order: an earlier nonce of the account not executed yet → wait behind it
- *  receipt   the bundler's receipt; `confirm` reads the bundle transaction from the chain node
+ *  receipt   the bundler's receipt, with the bundle transaction's bytes from the chain node
+ *  locate    where the chain node has the operation now (a reorg may move or drop its bundle);
+ *            a dropped bundle is sent again as the same bytes
  */
-import { getAddress, type Address, type Hex } from "viem";
+import { getAddress, parseEventLogs, type Address, type Hex } from "viem";
 import type { Database } from "../../../shared/db/client.ts";
 import { listApprovalDecisions, listApprovalSignatures, recordApprovalDecision } from "../../../shared/db/repositories/transaction-approvals.ts";
 import { getTransaction } from "../../../shared/db/repositories/transactions.ts";
@@ -42,6 +44,7 @@ import {
 import type { TransactionApproval } from "../../../shared/signers/approval.ts";
 import type { ExecutorSelection } from "../../../shared/signers/executor-selection.ts";
 import { checkOwnerDecision } from "../../../shared/signers/smart-wallet-approval.ts";
+import { rebroadcast } from "./chain-observation.ts";
 import { transactionError } from "./errors.ts";
 import type { StoredOperation } from "./steps.ts";
 import type { ApprovalSignal, ApproveTransactionRequest } from "./types.ts";
@@ -50,8 +53,23 @@ export type SmartWalletStepDependencies = { db: Database; chains: ChainRegistry;
 
 export type StoredUserOperation = NonNullable<TransactionApproval["userOperation"]>;
 export type PreparedUserOperation = { owners: string[]; threshold: number; userOperation: StoredUserOperation };
+/** `askBundlerFirst: false` after a reorg dropped the bundle: the bundler still reports it included. */
+export type SubmitOptions = { askBundlerFirst: boolean };
 export type SubmitOutcome = { kind: "sent" | "known" } | { kind: "queue-full"; message: string };
-export type BundleReceipt = { txHash: Hex; blockNumber: number; blockHash: Hex; success: boolean; reason: string | null };
+export type BundleReceipt = {
+  txHash: Hex;
+  blockNumber: number;
+  blockHash: Hex;
+  success: boolean;
+  reason: string | null;
+  /** The bundle transaction's signed bytes as the node gave them (null when it could not): sent again when a reorg drops it. */
+  raw: Hex | null;
+};
+/** Where the chain node has the operation now: mined (in this bundle or, after a reorg, in another) or nowhere. */
+export type BundleLocation = { kind: "mined"; bundle: BundleReceipt; depth: number } | { kind: "missing" };
+
+/** How far back a re-bundled operation is looked for, below the block its first bundle was in. */
+const REORG_SEARCH_BLOCKS = 128;
 
 type SmartWalletSelection = Extract<ExecutorSelection, { route: "smart-wallet" }>;
 
@@ -217,9 +235,9 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
      * refused because the bundler holds another operation there, it answers `queue-full` (not
      * thrown); other refusals are terminal; an outage throws (the step retries it).
      */
-    submit: async (stored: StoredUserOperation, signature: Hex): Promise<SubmitOutcome> => {
+    submit: async (stored: StoredUserOperation, signature: Hex, options: SubmitOptions = { askBundlerFirst: true }): Promise<SubmitOutcome> => {
       const hash = stored.userOpHash as Hex;
-      if (await bundler.knows(hash)) return { kind: "known" };
+      if (options.askBundlerFirst && (await bundler.knows(hash))) return { kind: "known" };
       const chain = chainFor(stored.chainId);
       const chainNonce = await chain.client.readContract({ address: ENTRY_POINT_V07, abi: entryPointAbi, functionName: "getNonce", args: [stored.sender as Address, 0n] });
       const gate = submissionGate({ entryPointNonce: chainNonce, nonce: BigInt(stored.nonce) });
@@ -247,7 +265,7 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
     },
 
     /** The bundle transaction that carried the operation, once the bundler reports it mined. */
-    receipt: async (userOpHash: Hex): Promise<BundleReceipt | null> => {
+    receipt: async (chainId: number, userOpHash: Hex): Promise<BundleReceipt | null> => {
       const found = await bundler.receipt(userOpHash);
       if (!found) return null;
       return {
@@ -256,17 +274,56 @@ export function createSmartWalletSteps(dependencies: SmartWalletStepDependencies
         blockHash: found.receipt.blockHash,
         success: found.success,
         reason: found.reason ?? null,
+        raw: await rawTransaction(chainFor(chainId), found.receipt.transactionHash),
       };
     },
 
-    /** Depth of the bundle transaction on the chain node's canonical chain; null when the node does not have it there. */
-    depth: async (chainId: number, bundle: BundleReceipt): Promise<number | null> => {
+    /**
+     * Where the node has the operation now. The node, not the bundler, decides: alto keeps the
+     * receipt it first saw after a reorg took its block away. The bundle moved to another block →
+     * mined there; gone from the chain → the operation's event looked up again (another bundle may
+     * carry it now) → else missing.
+     */
+    locate: async (chainId: number, bundle: BundleReceipt, userOpHash: Hex): Promise<BundleLocation> => {
       const chain = chainFor(chainId);
       const [receipt, head] = await Promise.all([chain.client.getTransactionReceipt({ hash: bundle.txHash }).catch(() => null), chain.client.getBlockNumber()]);
-      if (!receipt || receipt.blockHash !== bundle.blockHash) return null;
-      return Number(head) - Number(receipt.blockNumber) + 1;
+      const depthOf = (blockNumber: bigint) => Number(head) - Number(blockNumber) + 1;
+      if (receipt) {
+        if (receipt.blockHash === bundle.blockHash) return { kind: "mined", bundle, depth: depthOf(receipt.blockNumber) };
+        const [event] = parseEventLogs({ abi: entryPointAbi, eventName: "UserOperationEvent", logs: receipt.logs }).filter((log) => log.args.userOpHash === userOpHash);
+        if (event) {
+          const moved = { ...bundle, blockNumber: Number(receipt.blockNumber), blockHash: receipt.blockHash, success: event.args.success };
+          return { kind: "mined", bundle: moved, depth: depthOf(receipt.blockNumber) };
+        }
+      }
+      const fromBlock = BigInt(Math.max(0, bundle.blockNumber - REORG_SEARCH_BLOCKS));
+      const events = await chain.client.getContractEvents({ address: ENTRY_POINT_V07, abi: entryPointAbi, eventName: "UserOperationEvent", args: { userOpHash }, fromBlock });
+      const event = events.at(-1);
+      if (!event || event.blockNumber === null || event.blockHash === null || event.transactionHash === null) return { kind: "missing" };
+      const carried: BundleReceipt = {
+        txHash: event.transactionHash,
+        blockNumber: Number(event.blockNumber),
+        blockHash: event.blockHash,
+        success: event.args.success ?? false,
+        reason: null,
+        raw: await rawTransaction(chain, event.transactionHash),
+      };
+      return { kind: "mined", bundle: carried, depth: depthOf(event.blockNumber) };
     },
+
+    /** Sends a bundle a reorg dropped again, as the same bytes; answers what the node said. */
+    rebroadcastBundle: (chainId: number, raw: Hex) => rebroadcast(chainFor(chainId), raw),
   };
+}
+
+/** A transaction's signed bytes from the node (`eth_getRawTransactionByHash`); null when it does not have them or cannot say. */
+async function rawTransaction(chain: ChainAccess, hash: Hex): Promise<Hex | null> {
+  try {
+    const raw = (await chain.client.request({ method: "eth_getRawTransactionByHash" as never, params: [hash] as never })) as Hex | null;
+    return raw && raw !== "0x" ? raw : null;
+  } catch {
+    return null;
+  }
 }
 
 export type SmartWalletSteps = ReturnType<typeof createSmartWalletSteps>;
