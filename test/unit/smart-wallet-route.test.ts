@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { TransactionApproval } from "../../shared/signers/approval.ts";
 import { RunEnded } from "../../services/workflows/transaction-execution/run-ended.ts";
 import { createSmartWalletRoute, type SmartWalletRouteParameters, type SmartWalletSettings } from "../../services/workflows/transaction-execution/smart-wallet-route.ts";
-import type { BundleReceipt, SmartWalletSteps, StoredUserOperation, SubmitOutcome } from "../../services/workflows/transaction-execution/smart-wallet-steps.ts";
+import type { BundleLocation, BundleReceipt, SmartWalletSteps, StoredUserOperation, SubmitOutcome } from "../../services/workflows/transaction-execution/smart-wallet-steps.ts";
 import type { ApprovalSignal, CancelTransactionRequest } from "../../services/workflows/transaction-execution/types.ts";
 import { fakePhaseRecorder, fakeWorkflowContext } from "../helpers/fake-workflow-context.ts";
 
@@ -45,7 +45,11 @@ const operation: SmartWalletRouteParameters["operation"] = {
   correlationId: null,
 };
 const settings: SmartWalletSettings = { confirmations: 2, pollIntervalMs: 1_000, maxBlockedRetryMs: 3_000, preBroadcastRetryMs: 60_000 };
-const bundle: BundleReceipt = { txHash: "0xb0b1", blockNumber: 42, blockHash: "0xb10c42", success: true, reason: null };
+const bundle: BundleReceipt = { txHash: "0xb0b1", blockNumber: 42, blockHash: "0xb10c42", success: true, reason: null, raw: "0xfeed" };
+/** A bundle a reorg moved: the same transaction in the next block. */
+const moved: BundleReceipt = { ...bundle, blockNumber: 43, blockHash: "0xb10c43" };
+const minedAt = (depth: number, where: BundleReceipt = bundle): BundleLocation => ({ kind: "mined", bundle: where, depth });
+const missing: BundleLocation = { kind: "missing" };
 
 const approve = (approver: string, second = 1): ApprovalSignal => ({ approver, decision: "approve", at: `2026-01-01T00:01:0${second}.000Z` });
 const reject = (approver: string, second = 1): ApprovalSignal => ({ approver, decision: "reject", at: `2026-01-01T00:01:0${second}.000Z` });
@@ -66,7 +70,8 @@ function smartWalletRoute(script: Partial<SmartWalletSteps> & { threshold?: numb
     signature: vi.fn<SmartWalletSteps["signature"]>(script.signature ?? (() => Promise.resolve(signature))),
     submit: vi.fn<SmartWalletSteps["submit"]>(script.submit ?? answers<SubmitOutcome>({ kind: "sent" })),
     receipt: vi.fn<SmartWalletSteps["receipt"]>(script.receipt ?? answers<BundleReceipt | null>(bundle)),
-    depth: vi.fn<SmartWalletSteps["depth"]>(script.depth ?? answers<number | null>(settings.confirmations)),
+    locate: vi.fn<SmartWalletSteps["locate"]>(script.locate ?? ((_chainId, current) => Promise.resolve(minedAt(settings.confirmations, current)))),
+    rebroadcastBundle: vi.fn<SmartWalletSteps["rebroadcastBundle"]>(script.rebroadcastBundle ?? answers({ kind: "sent" as const })),
   };
   const indexedBlock = vi.fn(script.indexedBlock ?? answers<number | null>(bundle.blockNumber));
   const route = createSmartWalletRoute({
@@ -100,7 +105,7 @@ describe("the smart-wallet route", () => {
     expect(transitions[3]).toMatchObject({ change: { txHash: bundle.txHash, blockNumber: bundle.blockNumber, blockHash: bundle.blockHash } });
     expect(steps.signature).toHaveBeenCalledWith(transactionId, [alice, bob]);
     expect(steps.submit).toHaveBeenCalledOnce();
-    expect(steps.submit).toHaveBeenCalledWith(userOperation, signature);
+    expect(steps.submit).toHaveBeenCalledWith(userOperation, signature, { askBundlerFirst: true });
   });
 
   it("waits for the owners who have not signed, and a signature wakes the wait", async () => {
@@ -198,8 +203,8 @@ describe("the smart-wallet route", () => {
     expect(steps.decisions).not.toHaveBeenCalled();
     expect(steps.signature).toHaveBeenCalledWith(transactionId, [bob, alice]);
     expect(steps.submit).toHaveBeenCalledOnce();
-    expect(steps.submit).toHaveBeenCalledWith(storedOperation, signature);
-    expect(steps.receipt).toHaveBeenCalledWith(storedOperation.userOpHash);
+    expect(steps.submit).toHaveBeenCalledWith(storedOperation, signature, { askBundlerFirst: true });
+    expect(steps.receipt).toHaveBeenCalledWith(operation.chainId, storedOperation.userOpHash);
   });
 
   it("waits BLOCKED_BY_QUEUE while an earlier operation of the account goes first, then confirms once sent", async () => {
@@ -254,11 +259,11 @@ describe("the smart-wallet route", () => {
   });
 
   it("keeps polling with durable sleeps until the bundle is at confirmation depth", async () => {
-    const { run, fake, steps } = smartWalletRoute({ depth: answers<number | null>(0, 1, 2), settings: { confirmations: 2 } });
+    const { run, fake, steps } = smartWalletRoute({ locate: answers(minedAt(0), minedAt(1), minedAt(2)), settings: { confirmations: 2 } });
 
     await expect(run()).resolves.toMatchObject({ phase: "completed" });
 
-    expect(steps.depth).toHaveBeenCalledTimes(3);
+    expect(steps.locate).toHaveBeenCalledTimes(3);
     expect(steps.receipt).toHaveBeenCalledOnce();
     expect(fake.sleeps).toEqual([settings.pollIntervalMs, settings.pollIntervalMs]);
   });
@@ -279,25 +284,55 @@ describe("the smart-wallet route", () => {
     await expect(run()).resolves.toMatchObject({ phase: "completed" });
 
     expect(steps.submit).toHaveBeenCalledTimes(2);
-    expect(steps.submit).toHaveBeenNthCalledWith(2, userOperation, signature);
+    expect(steps.submit).toHaveBeenNthCalledWith(2, userOperation, signature, { askBundlerFirst: true });
     expect(fake.runs.filter(({ name }) => name.startsWith("smart-wallet-submit-")).map(({ name }) => name)).toEqual(["smart-wallet-submit-first-0", "smart-wallet-submit-recheck-10-0"]);
   });
 
-  it("follows the bundle again when the node no longer has it where the receipt said (a reorg)", async () => {
-    const rebundled: BundleReceipt = { txHash: "0xb0b2", blockNumber: 43, blockHash: "0xb10c43", success: true, reason: null };
-    const { run, transitions } = smartWalletRoute({
-      receipt: answers<BundleReceipt | null>(bundle, rebundled),
-      depth: answers<number | null>(null, settings.confirmations),
-      indexedBlock: answers<number | null>(rebundled.blockNumber),
-    });
+  it("follows the bundle to the block a reorg moved it to, back in confirming, and completes there", async () => {
+    const { run, transitions } = smartWalletRoute({ locate: answers(minedAt(1), minedAt(settings.confirmations, moved)), indexedBlock: answers<number | null>(moved.blockNumber) });
 
-    await expect(run()).resolves.toMatchObject({ phase: "completed", txHash: rebundled.txHash, blockNumber: rebundled.blockNumber });
+    await expect(run()).resolves.toMatchObject({ phase: "completed", txHash: moved.txHash, blockNumber: moved.blockNumber });
 
-    expect(transitions.filter(({ change }) => change.txHash).map(({ phase, change }) => [phase, change.txHash])).toEqual([
-      ["confirming", bundle.txHash],
-      ["confirming", rebundled.txHash],
-      ["completed", rebundled.txHash],
+    expect(transitions.filter(({ change }) => change.blockNumber).map(({ phase, change, reason }) => [phase, change.blockNumber, reason])).toEqual([
+      ["confirming", bundle.blockNumber, undefined],
+      ["confirming", moved.blockNumber, "reorg"],
+      ["completed", moved.blockNumber, undefined],
     ]);
+  });
+
+  it("sends the bytes of a bundle a reorg dropped again, and confirms it where it lands", async () => {
+    const { run, steps, transitions } = smartWalletRoute({ locate: answers(missing, minedAt(settings.confirmations, moved)), indexedBlock: answers<number | null>(moved.blockNumber) });
+
+    await expect(run()).resolves.toMatchObject({ phase: "completed", blockNumber: moved.blockNumber });
+
+    expect(steps.rebroadcastBundle).toHaveBeenCalledExactlyOnceWith(operation.chainId, bundle.raw);
+    expect(steps.submit).toHaveBeenCalledOnce();
+    expect(transitions).toContainEqual({ phase: "confirming", change: { blockNumber: null, error: null }, reason: "reorg" });
+  });
+
+  it("sends the operation to the bundler again, without asking it first, when the node refuses a dropped bundle's bytes", async () => {
+    const { run, fake, steps } = smartWalletRoute({ locate: answers(missing, minedAt(settings.confirmations, moved)), rebroadcastBundle: answers({ kind: "nonce-used" as const }), indexedBlock: answers<number | null>(moved.blockNumber) });
+
+    await run();
+
+    expect(steps.submit).toHaveBeenCalledTimes(2);
+    expect(steps.submit).toHaveBeenLastCalledWith(userOperation, signature, { askBundlerFirst: false });
+    expect(fake.runs.filter(({ name }) => name.startsWith("smart-wallet-submit-after-reorg-"))).toHaveLength(1);
+  });
+
+  it("while the operation stays off the chain, tries to bring it back every tenth look only", async () => {
+    const offChain = Array.from({ length: 15 }, () => missing);
+    const { run, steps } = smartWalletRoute({ locate: answers(...offChain, minedAt(settings.confirmations, moved)), indexedBlock: answers<number | null>(moved.blockNumber) });
+
+    await run();
+
+    expect(steps.rebroadcastBundle).toHaveBeenCalledTimes(2);
+  });
+
+  it("ends EXECUTION_REVERTED when the operation a reorg moved reverted in its new bundle", async () => {
+    const { run } = smartWalletRoute({ locate: answers(minedAt(1), minedAt(1, { ...moved, txHash: "0xb0b2", success: false })) });
+
+    await expect(run()).rejects.toMatchObject({ code: "EXECUTION_REVERTED", change: { txHash: "0xb0b2", blockNumber: moved.blockNumber } });
   });
 
   it("entered again after a Restate cancellation while confirming, it follows the operation without sending it again", async () => {
