@@ -5,6 +5,11 @@
  * bundle transaction's hash. Signatures that do not count change nothing; owners' rejections that
  * leave too few signers end it with nothing sent.
  */
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
+import { parseEther, type Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENTRY_POINT_V07 } from "../../shared/evm/erc4337/safe-account.ts";
 import { startSmartWalletHarness, type SmartWalletHarness } from "../helpers/smart-wallet-harness.ts";
@@ -92,5 +97,46 @@ describe("the smart-wallet route", () => {
     expect(final.error?.message).toContain("no thanks");
     expect(final.txHash).toBeNull();
     expect(await h.tools.client.getCode({ address: account.address })).toBeUndefined();
+  });
+
+  /** `npm run smart-account` against the suite's chain; answers its exit code and output. */
+  const smartAccountCli = async (args: string[]) => {
+    const env = { ...process.env, CHAIN_RPC_URL: h.stack.chainRpcUrl, CHAIN_ID: String(h.stack.chainId) };
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [resolve("services/cli/smart-account.ts"), ...args], { env });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  };
+
+  it("npm run smart-account names an account for owners and threshold; its first transaction deploys it at that address", async () => {
+    const owners = [0, 1, 2].map(() => privateKeyToAccount(generatePrivateKey()));
+    const named = await smartAccountCli([...owners.flatMap((owner) => ["--owner", owner.address]), "--threshold", "2"]);
+    expect(named.code).toBe(0);
+    expect(named.stderr).toContain("does not exist yet");
+    const selection = JSON.parse(named.stdout) as { wallet: Hex; threshold: number; account: { owners: string[]; saltNonce: string } };
+    expect(selection).toMatchObject({ route: "smart-wallet", threshold: 2, account: { owners: owners.map((owner) => owner.address) } });
+
+    await h.tools.client.setBalance({ address: selection.wallet, value: parseEther("10") });
+    const account = { address: selection.wallet.toLowerCase() as Hex, owners, saltNonce: selection.account.saltNonce };
+    const final = await h.client.waitForTransaction(await h.submitApproved(account, h.pokeData(4)), { timeoutMs: 60_000 });
+    expect(final.phase).toBe("completed");
+    expect(await h.tools.client.getCode({ address: selection.wallet })).toMatch(/^0x.+/);
+    expect(await h.callsBy(account.address)).toBe(1n);
+
+    const again = await smartAccountCli([...owners.flatMap((owner) => ["--owner", owner.address]), "--threshold", "2", "--salt-nonce", selection.account.saltNonce]);
+    expect(again.stderr).toContain(`smart account ${selection.wallet} exists`);
+  });
+
+  it("npm run smart-account refuses a malformed owner or a threshold above the owners, naming the option", async () => {
+    const owner = privateKeyToAccount(generatePrivateKey()).address;
+    const malformed = await smartAccountCli(["--owner", "0x1234", "--threshold", "1"]);
+    expect(malformed).toMatchObject({ code: 64, stdout: "" });
+    expect(malformed.stderr).toMatch(/^--owner: /);
+    const tooHigh = await smartAccountCli(["--owner", owner, "--threshold", "2"]);
+    expect(tooHigh).toMatchObject({ code: 64, stdout: "" });
+    expect(tooHigh.stderr).toContain("--threshold: 2 is more than the 1 owners");
   });
 });
