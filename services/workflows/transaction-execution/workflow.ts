@@ -10,7 +10,9 @@
  *  2. submitting          route, chain and signer; target code, attribution suffix, gas estimate
  *     awaiting-approval   sign-only route (sign-only-route.ts): until a quorum of the signer's
  *                         approvers approved (rejection, expiry, cancel: failed, no nonce taken)
- *  3. TransactionProcessor nonce, signature (stored with the transaction), broadcast
+ *  3. TransactionProcessor nonce, signature (stored with the transaction), broadcast — steps 3 to
+ *                         5 are the processor route (processor-route.ts); the smart-wallet route
+ *                         (smart-wallet-route.ts) takes no nonce and confirms on its own
  *  4. confirming
  *  5. watch               one look at the chain per new block (ChainMonitor wakes the run):
  *                         mined at depth → indexer → canonical re-check → completed / failed;
@@ -25,32 +27,28 @@
  * Compensations: none on chain (a mined transaction cannot be undone); failures carry the cause.
  */
 import * as restate from "@restatedev/restate-sdk";
-import { parseTransaction, type Hex } from "viem";
+import type { Hex } from "viem";
 import type { Database } from "../../../shared/db/client.ts";
 import { getTransaction } from "../../../shared/db/repositories/transactions.ts";
 import { errorCodeOf } from "../../../shared/errors.ts";
 import { CORRELATION_HEADER } from "../../../shared/logger.ts";
-import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies, tryStep } from "../../../shared/restate/step-retry.ts";
+import { OUTAGE_TOLERANT_RETRY_POLICY, runStep, stepRetryPolicies } from "../../../shared/restate/step-retry.ts";
 import type { TransactionApproval } from "../../../shared/signers/approval.ts";
 import { IMPLEMENTED_ROUTES } from "../../../shared/signers/executor-selection.ts";
 import { countCompletion } from "../../../shared/telemetry/count-completion.ts";
 import { countRefusedInput } from "../../../shared/telemetry/count-refused-input.ts";
-import { transactionProcessor } from "../../transaction-processor/api.ts";
-import { processorKey } from "../../transaction-processor/state.ts";
-import type { MinedTransaction, ReplaceRequest, ReplaceResult, Signature, SignedCall, SubmitRequest, SubmitResult } from "../../transaction-processor/types.ts";
 import { startWebhookDeliveries } from "../webhook-delivery/emit-event.ts";
-import { waitForNextBlock } from "../chain-monitor/object.ts";
 import { createCustodyRoute, type CustodySettings } from "./custody-route.ts";
 import { approverPromise, createSignOnlyRoute } from "./sign-only-route.ts";
 import { createSmartWalletRoute, type SmartWalletSettings } from "./smart-wallet-route.ts";
 import { cancelledApproval } from "./sign-only-state.ts";
-import { afterRebroadcast, hasCancellation, highestSignedFees, namesOurSignature, nextAction, type Watch } from "./decide.ts";
 import { transactionError, type TransactionErrorCode } from "./errors.ts";
-import { createPhaseRecorder, WORKFLOW_TYPE, type PhaseMetrics } from "./phase-recorder.ts";
+import { createPhaseRecorder, WORKFLOW_TYPE, type PhaseMetrics, type PhaseRecorder } from "./phase-recorder.ts";
+import { createProcessorRoute, resumedWatch } from "./processor-route.ts";
 import { RunEnded } from "./run-ended.ts";
 import { TERMINAL_PHASES, transactionStatusSchema, type TransactionStatus } from "./status.ts";
 import { storedOperationOf, submissionOutcomeSchema, transactionOperationSchema, type StoredOperation, type SubmissionOutcome, type TransactionOperation } from "./operation.ts";
-import type { LoadedTransaction, RunRefused, RunStart, TransactionSteps } from "./steps.ts";
+import type { RunRefused, RunStart, TransactionSteps } from "./steps.ts";
 import {
   approveTransactionRequestSchema,
   approveTransactionResultSchema,
@@ -97,15 +95,6 @@ const SUBMISSION_PROMISE = "submission";
 /** How long the `submission` handler waits for a run that has not stored its operation yet. */
 const SUBMISSION_WAIT_MS = 10_000;
 
-/** The block a transaction was mined in left the chain (found after an indexer wait). */
-class NotCanonical extends Error {
-  readonly blockNumber: number;
-  constructor(blockNumber: number) {
-    super(`block ${blockNumber} is no longer canonical`);
-    this.blockNumber = blockNumber;
-  }
-}
-
 export function createTransactionExecutionWorkflow(dependencies: TransactionExecutionDependencies) {
   const { db, steps, settings, metrics } = dependencies;
   const preBroadcastRetry = stepRetryPolicies.bounded(settings.preBroadcastRetryMs);
@@ -118,7 +107,6 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         { input: schemaSerde(transactionOperationSchema, "input"), output: schemaSerde(transactionStatusSchema, "output"), hooks: [countRefusedInput(metrics, WORKFLOW_TYPE)] },
         async (ctx: Ctx, input: TransactionOperation): Promise<TransactionStatus> => {
         const transactionId = ctx.key;
-        const tryRun = <T>(name: string, action: () => Promise<T>) => tryStep(ctx, name, action, stepRetryPolicies.check);
         if (input.transactionId !== undefined && input.transactionId !== transactionId) {
           await countCompletion(ctx, metrics, WORKFLOW_TYPE, "terminal_error");
           throw transactionError("INVALID_TRANSACTION_REQUEST", `transactionId: "${input.transactionId}" is not the workflow key "${transactionId}"`, { fields: "transactionId" });
@@ -166,395 +154,81 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
           startWebhookDeliveries(ctx, begun.submitting.deliveryIds, correlationId);
         }
 
-        const key = processorKey(operation.organizationId, operation.signerAddress, operation.chainId);
-        const sender = { organizationId: operation.organizationId, signerAddress: operation.signerAddress, chainId: operation.chainId };
-        const processor = ctx.objectClient(transactionProcessor, key);
         const cancel = ctx.promise<CancelTransactionRequest>(CANCEL_PROMISE);
         const executor = operation.executor;
-        /** Which of the processor's signers signs: the HSM for sign-only (EOA requests stay as they were). */
-        const signerRoute = executor.route === "sign-only" ? { route: "sign-only" as const } : {};
-        // The custody route (custody-route.ts): the provider signs and broadcasts; the watch below confirms.
-        const custody =
-          executor.route === "custody" && steps.custody
-            ? createCustodyRoute({
-                ctx,
-                steps: steps.custody,
-                settings: { pollIntervalMs: 5_000, maxPollIntervalMs: 60_000, ...settings.custody, preBroadcastRetryMs: settings.preBroadcastRetryMs },
-                recorder,
-                transactionId,
-                operation: { ...operation, executor },
-                cancel,
-                storedApproval: record.approval,
-              })
-            : null;
-        // The sign-only route (sign-only-route.ts): a quorum of approvers releases the HSM's signing.
-        const signOnly =
-          executor.route === "sign-only" && steps.signOnly
-            ? createSignOnlyRoute({
-                ctx,
-                steps: steps.signOnly,
-                recorder,
-                transactionId,
-                operation,
-                cancel,
-                storedApproval: record.approval,
-                preBroadcastRetryMs: settings.preBroadcastRetryMs,
-              })
-            : null;
-        // The smart-wallet route (smart-wallet-route.ts): owners sign a user operation a bundler carries.
-        const smartWallet =
-          executor.route === "smart-wallet" && steps.smartWallet
-            ? createSmartWalletRoute({
-                ctx,
-                steps: steps.smartWallet,
-                settings: {
-                  confirmations: settings.confirmations,
-                  pollIntervalMs: settings.pollIntervalMs,
-                  maxBlockedRetryMs: settings.smartWallet?.maxBlockedRetryMs ?? 10_000,
-                  preBroadcastRetryMs: settings.preBroadcastRetryMs,
-                },
-                recorder,
-                transactionId,
-                operation: { ...operation, executor },
-                cancel,
-                storedApproval: record.approval,
-                indexedBlock: steps.indexedBlock,
-              })
-            : null;
-        let cancelRequested = record.cancelRequested;
-        let attempt = 0;
-        let watch: Watch | null = start.kind === "resume" ? resumedWatch(loaded, start.nonce, cancelRequested, await ctx.date.now()) : null;
-        /** Set once the processor (or its follower) has forgotten the nonce: no settle call needed. */
-        let settledByProcessor = false;
-        /** Where the run is; read after a Restate cancellation interrupts it anywhere. */
-        const progress: { stage: "before-nonce" | "taking-nonce" | "watching" } = { stage: watch ? "watching" : "before-nonce" };
-        /** Whether this run has recorded that it watches a nonce (a later run says so once). */
-        let announced = false;
-        let round = 0;
+        const { custody, signOnly, smartWallet } = routesFor(ctx, begun, recorder, cancel);
+        const state = { cancelRequested: record.cancelRequested };
+        // The processor route (processor-route.ts): a nonce through the sender's TransactionProcessor,
+        // then the chain watch — EOA, sign-only once released, custody once broadcast. A nonce an
+        // earlier run took is watched again.
+        const processorRoute = createProcessorRoute({
+          ctx,
+          steps,
+          settings,
+          recorder,
+          transactionId,
+          operation,
+          record,
+          signerKnown: begun.signerKnown,
+          resumed: start.kind === "resume" ? resumedWatch(loaded, start.nonce, state.cancelRequested, await ctx.date.now()) : null,
+          cancel,
+          headers,
+          custody,
+          signOnly,
+        });
+        const { progress } = processorRoute;
 
-        /**
-         * Takes a nonce through the sender's processor, which prepares, signs, records and sends
-         * the call, and says whether it is mined at depth already. The processor's follower
-         * resolves `mined` once it is (when it was not at once). Null when cancelled first.
-         */
-        const takeNonce = async (): Promise<{ watch: Watch; minedAtOnce: MinedTransaction | null; mined: restate.RestatePromise<MinedTransaction> } | null> => {
-          progress.stage = "taking-nonce";
-          const mined = ctx.awakeable<MinedTransaction>();
-          const request: SubmitRequest = {
-            transactionId,
-            attempt,
-            ...sender,
-            ...signerRoute,
-            operation: {
-              target: operation.target,
-              data: operation.data,
-              value: operation.value,
-              gasLimit: operation.gasLimit,
-              maxFeePerGas: operation.maxFeePerGas,
-              maxPriorityFeePerGas: operation.maxPriorityFeePerGas,
-            },
-            minedAwakeableId: mined.id,
-          };
-          const submitted = await processor.submit(request, restate.rpc.opts<SubmitRequest, SubmitResult>({ headers }));
-          if (submitted.kind === "cancelled") return null;
-          progress.stage = "watching";
-          const signatures = submitted.signatures.length > 0 ? submitted.signatures : await ctx.run(`signatures-${attempt}`, () => steps.liveSignatures(transactionId));
-          return {
-            watch: { nonce: submitted.nonce, signatures, phase: "confirming", blockedCode: null, cancelRequested, lastSentAt: 0, lastReplacementAt: 0, sent: submitted.broadcast === "sent" },
-            minedAtOnce: submitted.mined,
-            mined: mined.promise,
-          };
-        };
-
-        /**
-         * Settles a transaction the processor saw mined, unless its block left the chain while the
-         * indexer caught up: then it is `confirming` again (null) and the full watch takes over.
-         */
-        const settleUnlessReorged = async (current: Watch, mined: MinedTransaction, changes: { confirming: boolean }): Promise<TransactionStatus | null> => {
-          try {
-            return await settleMined(current, mined, changes);
-          } catch (error) {
-            if (!(error instanceof NotCanonical)) throw error;
-            ctx.console.warn("receipt block is no longer canonical; back to confirming", { transactionId, block: error.blockNumber });
-            await recorder.transition("confirming", { blockNumber: null }, "reorg");
-            return null;
-          }
-        };
-
-        /** The end of a transaction whose signature is mined at depth (canonical checked). */
-        const settleMined = async (current: Watch, mined: MinedTransaction, changes: { confirming: boolean }): Promise<TransactionStatus> => {
-          if (mined.reverted) {
-            const reason = (await tryRun("revert-reason", () => steps.revertReason(operation.chainId, mined.hash, mined.blockNumber))) ?? "execution reverted";
-            throw new RunEnded("EXECUTION_REVERTED", reason, { txHash: mined.hash, blockNumber: mined.blockNumber, nonce: current.nonce });
-          }
-          if (!steps.indexerIsChainHead) {
-            // An indexer of its own may take a while: say confirming meanwhile, and look again that
-            // the block is still canonical once it has caught up.
-            if (changes.confirming) await recorder.transition("confirming", { txHash: latestHash(current), nonce: current.nonce });
-            changes = { confirming: false };
-            await waitForIndexer(ctx, steps, operation.chainId, mined.blockNumber, settings.pollIntervalMs);
-            const canonical = await tryRun(`canonical-${mined.blockNumber}`, () => steps.isCanonical(operation.chainId, mined.blockNumber, mined.blockHash));
-            if (canonical !== true) throw new NotCanonical(mined.blockNumber);
-          }
-          if (current.signatures.some((signature) => signature.hash === mined.hash && signature.kind === "cancellation")) {
-            throw new RunEnded("CANCELLED", `cancelled (${record.cancelReason ?? "on request"}): a zero-value self-transfer took the nonce`, { txHash: mined.hash, blockNumber: mined.blockNumber, nonce: current.nonce });
-          }
-          const completed = { phase: "completed" as const, change: { txHash: mined.hash, nonce: current.nonce, blockNumber: mined.blockNumber, blockHash: mined.blockHash, error: null } };
-          // Mined at once: confirming and completed are recorded together, each with its event.
-          await recorder.transitions(changes.confirming ? [{ phase: "confirming", change: { txHash: latestHash(current), nonce: current.nonce } }, completed] : [completed]);
-          return recorder.status;
-        };
-
-        /** Same nonce, higher fees (or a cancellation); at the fee cap the transaction is `blocked` and keeps waiting. */
-        const replaceOnNonce = async (current: Watch, kind: "bump" | "cancel", now: number) => {
-          current.lastReplacementAt = now;
-          const request: ReplaceRequest = {
-            transactionId,
-            attempt,
-            ...sender,
-            ...signerRoute,
-            nonce: current.nonce,
-            kind: kind === "cancel" || hasCancellation(current) ? "cancel" : "bump",
-            // A bump signs again exactly what was signed (decoded from the stored bytes).
-            call: signedCallOf(current),
-            previous: highestSignedFees(current),
-            reason: "cancelled",
-          };
-          const replaced = await processor.replace(request, restate.rpc.opts<ReplaceRequest, ReplaceResult>({ headers }));
-          if (replaced.kind === "replaced") {
-            current.signatures = [...current.signatures, replaced.signature];
-            current.lastSentAt = now;
-            if (current.phase === "blocked") {
-              current.phase = "confirming";
-              current.blockedCode = null;
-              await recorder.transition("confirming", { error: null });
-            }
-          } else if (replaced.kind === "at-fee-cap" && current.phase !== "blocked") {
-            ctx.console.error("stuck transaction at the fee cap; waiting for fees to fall", { transactionId, maxFeePerGas: replaced.maxFeePerGas, alert: "FEE_CAP_REACHED" });
-            current.phase = "blocked";
-            current.blockedCode = "FEE_CAP_REACHED";
-            await recorder.transition("blocked", { error: { code: "FEE_CAP_REACHED", message: `replacing it would exceed the fee cap; it offers ${replaced.maxFeePerGas} wei per gas` } });
-          }
-        };
-
-        /** Watches the nonce until one of its signatures (or another transaction) settles it. */
-        const watchUntilSettled = async (current: Watch): Promise<TransactionStatus> => {
-          for (;;) {
-            round += 1;
-            const hashes = current.signatures.map((signature) => signature.hash);
-            const observation = await tryRun(`observe-${round}`, () =>
-              steps.observe(operation.chainId, { signerAddress: operation.signerAddress, nonce: current.nonce, hashes, confirmations: settings.confirmations }),
-            );
-            const now = await ctx.date.now();
-            let action = observation ? nextAction(current, observation, now, settings) : ({ kind: "wait" } as const);
-            if (custody) {
-              // The provider owns fees and re-broadcasts: ddwf only asks it when the chain does not show the hash.
-              const reviewed = await custody.reviewWatchAction(current.signatures, action, round);
-              if (reviewed.adopted) current.signatures = [...current.signatures, reviewed.adopted];
-              action = reviewed.action;
-            }
-            if (observation?.kind === "inconclusive") ctx.console.info("chain view not conclusive yet; looking again", { transactionId, why: observation.why });
-
-            if (action.kind === "settle-mined") {
-              if (action.reverted) {
-                const reason = (await tryRun("revert-reason", () => steps.revertReason(operation.chainId, action.hash, action.blockNumber))) ?? "execution reverted";
-                throw new RunEnded("EXECUTION_REVERTED", reason, { txHash: action.hash, blockNumber: action.blockNumber });
-              }
-              await waitForIndexer(ctx, steps, operation.chainId, action.blockNumber, settings.pollIntervalMs);
-              const canonical = await tryRun(`canonical-${round}`, () => steps.isCanonical(operation.chainId, action.blockNumber, action.blockHash));
-              if (canonical === true) {
-                if (action.ours === "cancellation") {
-                  throw new RunEnded("CANCELLED", `cancelled (${record.cancelReason ?? "on request"}): a zero-value self-transfer took the nonce`, { txHash: action.hash, blockNumber: action.blockNumber });
-                }
-                await recorder.transition("completed", { txHash: action.hash, blockNumber: action.blockNumber, blockHash: action.blockHash, error: null });
-                return recorder.status;
-              }
-              if (canonical === false) {
-                ctx.console.warn("receipt block is no longer canonical; back to confirming", { transactionId, block: action.blockNumber });
-                await recorder.transition("confirming", { blockNumber: null }, "reorg");
-              }
-            } else if (action.kind === "consumed-by-other") {
-              if (action.then === "cancelled") {
-                throw new RunEnded("CANCELLED", `cancelled: nonce ${current.nonce} was taken by ${action.byHash} before the call was mined`, { txHash: null });
-              }
-              // Another transaction took the nonce at depth and none of ours can be mined: sign anew.
-              ctx.console.warn("nonce consumed by another transaction; signing again at a new nonce", { transactionId, nonce: current.nonce, by: action.byHash });
-              attempt += 1;
-              const next = await takeNonce();
-              if (!next) throw new RunEnded("CANCELLED", "cancelled before a new nonce was taken", { txHash: null, nonce: null });
-              current = next.watch;
-              watch = current;
-              current.lastSentAt = now;
-              await recorder.transition("confirming", { txHash: latestHash(current), nonce: current.nonce });
-            } else if (action.kind === "rebroadcast") {
-              ctx.console.warn("transaction left the mempool; sending the same bytes again", { transactionId, nonce: current.nonce });
-              const outcome = await tryRun(`rebroadcast-${round}`, () => steps.rebroadcast(operation.chainId, current.signatures.at(-1)!.raw));
-              const follow = afterRebroadcast(current, outcome, now, settings, observation?.latestNonce === current.nonce);
-              if (follow.kind === "replace") await replaceOnNonce(current, "bump", now);
-              else if (follow.kind === "block") {
-                // The signed bytes hold the nonce; they cannot be dropped for new ones without risking
-                // a double execution. Report it and keep trying: topped-up funds let them through.
-                ctx.console.error("the node refuses the signed transaction; blocked until it accepts it", { transactionId, code: follow.code, alert: "TRANSACTION_REFUSED" });
-                current.phase = "blocked";
-                current.blockedCode = follow.code;
-                await recorder.transition("blocked", { error: { code: follow.code, message: `the node refuses the signed transaction: ${follow.message}` } });
-              } else if (follow.kind === "unblock") {
-                current.phase = "confirming";
-                current.blockedCode = null;
-                await recorder.transition("confirming", { error: null });
-              }
-              current.lastSentAt = now;
-            } else if (action.kind === "replace") {
-              await replaceOnNonce(current, "bump", now);
-              current.lastSentAt = now;
-            } else if (action.kind === "send-cancellation") {
-              ctx.console.info("cancelling on chain with a zero-value self-transfer", { transactionId, nonce: current.nonce });
-              await replaceOnNonce(current, "cancel", now);
-            }
-
-            // Woken by the chain monitor at the next block, the fallback interval, or a cancel request.
-            const woke = await waitForNextBlock(ctx, {
-              chainId: operation.chainId,
-              afterBlock: observation?.head ?? 0,
-              fallbackMs: settings.pollIntervalMs,
-              headers,
-              ...(current.cancelRequested ? {} : { wakeOn: cancel.get() }),
-            });
-            if (woke === "woken") {
-              cancelRequested = true;
-              current.cancelRequested = true;
-            }
-          }
-        };
-
-        /** Everything from route checks to a settled nonce; re-entered after a Restate cancellation. */
+        /** Route checks, then the executor's route to its end; re-entered after a Restate cancellation. */
         const execute = async (): Promise<TransactionStatus> => {
-          if (!watch) {
-            if (cancelRequested && !custody) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
+          if (!progress.watch) {
+            if (state.cancelRequested && !custody) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
             if (!IMPLEMENTED_ROUTES.includes(operation.executor.route)) {
               throw transactionError("SIGNER_ROUTE_UNSUPPORTED", `signer route "${operation.executor.route}" is not available on this worker`);
-            }
-            if (executor.route === "custody") {
-              if (!custody || !begun.signerKnown) throw transactionError("SIGNER_ROUTE_UNSUPPORTED", `custody provider "${executor.provider}" is not configured on this worker`);
-              const state = { cancelRequested };
-              const broadcast = await custody.untilBroadcast(state);
-              cancelRequested = state.cancelRequested;
-              watch = watchOf([{ ...broadcast.signature, nonce: broadcast.nonce }], broadcast.nonce, cancelRequested, await ctx.date.now());
-              progress.stage = "watching";
-              announced = true;
-              return watchUntilSettled(watch);
             }
             if (executor.route === "smart-wallet") {
               if (!smartWallet) throw transactionError("SIGNER_ROUTE_UNSUPPORTED", "the smart-wallet route is off on this worker (no BUNDLER_URL configured)");
               // No EOA nonce is taken: the sender's TransactionProcessor has nothing to settle.
-              settledByProcessor = true;
-              const state = { cancelRequested };
+              progress.settledByProcessor = true;
+              const smartWalletState = { cancelRequested: state.cancelRequested };
               try {
-                return await smartWallet.run(state);
+                return await smartWallet.run(smartWalletState);
               } finally {
-                cancelRequested = state.cancelRequested;
+                state.cancelRequested = smartWalletState.cancelRequested;
               }
             }
-            if (executor.route === "sign-only") {
-              if (!signOnly) throw transactionError("SIGNER_ROUTE_UNSUPPORTED", "the sign-only route is off on this worker (no HSM configured)");
-              if (!begun.signerKnown) {
-                throw transactionError("SIGNER_NOT_FOUND", `no HSM key with an approval policy for signer ${operation.signerAddress} behind provider "${executor.provider}"`);
-              }
-              const state = { cancelRequested };
-              await signOnly.untilApproved(state);
-              cancelRequested = state.cancelRequested;
-            }
-            if (!begun.signerKnown) throw transactionError("SIGNER_NOT_FOUND", `no key is registered for signer ${operation.signerAddress}`);
-            const taken = await takeNonce();
-            if (!taken) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
-            watch = taken.watch;
-            if (taken.minedAtOnce) {
-              announced = true;
-              const settled = await settleUnlessReorged(watch, taken.minedAtOnce, { confirming: true });
-              if (settled) {
-                settledByProcessor = true;
-                return settled;
-              }
-            } else {
-              await recorder.transition("confirming", { txHash: latestHash(watch), nonce: watch.nonce });
-              announced = true;
-            }
-            if (watch.sent && !taken.minedAtOnce) {
-              // The fast path: the key's follower says when it is mined at depth; a transaction still
-              // not mined after the stuck interval (or a cancellation) goes to the full watch below.
-              const waited = await restate.RestatePromise.race([
-                taken.mined.map((mined) => ({ kind: "mined" as const, mined: mined! })),
-                ctx.sleep({ milliseconds: settings.stuckAfterMs }).map(() => ({ kind: "timeout" as const })),
-                ...(cancelRequested ? [] : [cancel.get().map(() => ({ kind: "cancel" as const }))]),
-              ]);
-              if (waited.kind === "mined" && !namesOurSignature(watch, waited.mined)) {
-                ctx.console.warn("a mined wake-up names a hash this run did not sign; reading the chain instead", { transactionId, hash: waited.mined.hash });
-              } else if (waited.kind === "mined") {
-                const settled = await settleUnlessReorged(watch, waited.mined, { confirming: false });
-                if (settled) {
-                  settledByProcessor = true;
-                  return settled;
-                }
-              }
-              if (waited.kind === "cancel") cancelRequested = true;
-            }
-            watch.lastSentAt = await ctx.date.now();
-          } else if (!announced && record.lastTransitionPhase !== "confirming" && record.lastTransitionPhase !== "blocked") {
-            // A later run picks up bytes an earlier one signed (or a cancelled submit turned out
-            // signed): say so once.
-            await recorder.transition("confirming", { txHash: latestHash(watch), nonce: watch.nonce, error: null });
           }
-          announced = true;
-          watch.cancelRequested = cancelRequested;
-          return watchUntilSettled(watch);
+          return processorRoute.run(state);
         };
 
         for (;;) {
           try {
             const completed = await execute();
-            if (!settledByProcessor) processorSettle(ctx, key, transactionId, headers);
+            if (!progress.settledByProcessor) processorRoute.settle();
             return completed;
           } catch (error) {
-            if (error instanceof restate.CancelledError && !cancelRequested) {
+            if (error instanceof restate.CancelledError && !state.cancelRequested) {
               // Restate cancelled this run. Nothing signed yet: it ends CANCELLED. Signed: the
               // nonce is cancelled on chain, and the record follows what is mined.
-              cancelRequested = true;
+              state.cancelRequested = true;
               await ctx.run("cancel-requested", () => steps.requestCancellation(transactionId, "invocation-cancelled"));
-              if (progress.stage === "taking-nonce") {
-                const released = await processor.release({ transactionId }, restate.rpc.opts({ headers }));
-                if (released.kind === "signed") {
-                  const signatures = await ctx.run("signatures-after-cancel", () => steps.liveSignatures(transactionId));
-                  if (signatures.length > 0) {
-                    watch = watchOf(signatures, released.nonce, true, await ctx.date.now());
-                    progress.stage = "watching";
-                  }
-                }
-              }
+              await processorRoute.releaseAfterCancellation();
               // Custody: the provider is asked to cancel and the run follows what it does. Smart
               // wallet: an operation the bundler may hold cannot be called back; the run follows it.
-              if (watch || custody || smartWallet?.progress.submitted) continue;
+              if (progress.watch || custody || smartWallet?.progress.submitted) continue;
               const approval = cancelledApproval(recorder.status.approval, new Date(await ctx.date.now()).toISOString());
               error = new RunEnded("CANCELLED", "cancelled through Restate before a nonce was taken", { txHash: null, nonce: null, ...(approval ? { approval } : {}) });
             }
             if (error instanceof RunEnded) {
               await recorder.transition("failed", { ...error.change, error: { code: error.code, message: error.message } });
-              if (!settledByProcessor) processorSettle(ctx, key, transactionId, headers);
+              if (!progress.settledByProcessor) processorRoute.settle();
               throw transactionError(error.code, error.message);
             }
             if (!(error instanceof restate.TerminalError)) throw error;
-            if (!watch && progress.stage === "taking-nonce" && !errorCodeOf(error)) {
-              // The processor's call failed without a code (it was killed, say): whatever it
-              // signed is stored; watch that instead of ending while it may be mined.
-              const signatures = await ctx.run("signatures-after-failed-submit", () => steps.liveSignatures(transactionId));
-              const latest = signatures.at(-1);
-              if (latest) {
-                watch = watchOf(signatures, latest.nonce, cancelRequested, await ctx.date.now());
-                progress.stage = "watching";
-                continue;
-              }
-            }
-            const code = errorCodeOf(error) ?? (watch ? "CONFIRMATION_FAILED" : "RETRY_BUDGET_EXHAUSTED");
-            const deadLetter = !watch && code === "RETRY_BUDGET_EXHAUSTED";
+            // The processor's call failed without a code (it was killed, say): what it signed is watched.
+            if (!progress.watch && progress.stage === "taking-nonce" && !errorCodeOf(error) && (await processorRoute.watchAfterFailedSubmit(state))) continue;
+            const watching = progress.watch !== null;
+            const code = errorCodeOf(error) ?? (watching ? "CONFIRMATION_FAILED" : "RETRY_BUDGET_EXHAUSTED");
+            const deadLetter = !watching && code === "RETRY_BUDGET_EXHAUSTED";
             if (deadLetter) {
               await ctx.run("dead-letter", async () => {
                 await steps.fileDeadLetter({ transactionId, organizationId: operation.organizationId, chainId: operation.chainId, causeCode: code, causeMessage: error.message });
@@ -563,7 +237,7 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
             }
             const txHashOf = (error as { metadata?: Record<string, string> }).metadata?.txHash as Hex | undefined;
             await recorder.transition(deadLetter ? "dead-letter" : "failed", { error: { code, message: error.message }, ...(txHashOf ? { txHash: txHashOf } : {}) });
-            if (watch) processorSettle(ctx, key, transactionId, headers);
+            if (watching) processorRoute.settle();
             throw transactionError(code as TransactionErrorCode, error.message);
           }
         }
@@ -664,6 +338,65 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
   });
 
   /**
+   * The routes with a file of their own, each built only for its executor and when it is
+   * configured on this worker (null otherwise): custody, sign-only, smart wallet.
+   */
+  function routesFor(ctx: Ctx, begun: RunStart, recorder: PhaseRecorder, cancel: restate.DurablePromise<CancelTransactionRequest>) {
+    const { operation, record } = begun;
+    const transactionId = ctx.key;
+    const executor = operation.executor;
+    // The custody route (custody-route.ts): the provider signs and broadcasts; the processor route's watch confirms.
+    const custody =
+      executor.route === "custody" && steps.custody
+        ? createCustodyRoute({
+            ctx,
+            steps: steps.custody,
+            settings: { pollIntervalMs: 5_000, maxPollIntervalMs: 60_000, ...settings.custody, preBroadcastRetryMs: settings.preBroadcastRetryMs },
+            recorder,
+            transactionId,
+            operation: { ...operation, executor },
+            cancel,
+            storedApproval: record.approval,
+          })
+        : null;
+    // The sign-only route (sign-only-route.ts): a quorum of approvers releases the HSM's signing.
+    const signOnly =
+      executor.route === "sign-only" && steps.signOnly
+        ? createSignOnlyRoute({
+            ctx,
+            steps: steps.signOnly,
+            recorder,
+            transactionId,
+            operation,
+            cancel,
+            storedApproval: record.approval,
+            preBroadcastRetryMs: settings.preBroadcastRetryMs,
+          })
+        : null;
+    // The smart-wallet route (smart-wallet-route.ts): owners sign a user operation a bundler carries.
+    const smartWallet =
+      executor.route === "smart-wallet" && steps.smartWallet
+        ? createSmartWalletRoute({
+            ctx,
+            steps: steps.smartWallet,
+            settings: {
+              confirmations: settings.confirmations,
+              pollIntervalMs: settings.pollIntervalMs,
+              maxBlockedRetryMs: settings.smartWallet?.maxBlockedRetryMs ?? 10_000,
+              preBroadcastRetryMs: settings.preBroadcastRetryMs,
+            },
+            recorder,
+            transactionId,
+            operation: { ...operation, executor },
+            cancel,
+            storedApproval: record.approval,
+            indexedBlock: steps.indexedBlock,
+          })
+        : null;
+    return { custody, signOnly, smartWallet };
+  }
+
+  /**
    * The first step gave up on the database. Once it answers again the operation is stored (the
    * run's input is its only copy), the dead letter filed, and the record says `dead-letter`; an
    * operator's replay starts it from there.
@@ -696,36 +429,6 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
   }
 }
 
-function processorSettle(ctx: Ctx, key: string, transactionId: string, headers: Record<string, string>) {
-  ctx.objectSendClient(transactionProcessor, key).settle({ transactionId }, restate.rpc.sendOpts({ headers }));
-}
-
-/** The call the latest signature of the call (not a cancellation) carries: what a bump signs again. */
-function signedCallOf(watch: Watch): SignedCall {
-  const signed = [...watch.signatures].reverse().find((signature) => signature.kind !== "cancellation") ?? watch.signatures.at(-1)!;
-  const parsed = parseTransaction(signed.raw);
-  return { to: parsed.to ?? null, data: parsed.data ?? "0x", value: (parsed.value ?? 0n).toString(), gas: (parsed.gas ?? 21_000n).toString() };
-}
-
-function latestHash(watch: Watch): Hex {
-  return watch.signatures.at(-1)!.hash;
-}
-
-function watchOf(signatures: (Signature & { nonce: number })[], nonce: number, cancelRequested: boolean, now: number): Watch {
-  const onNonce = signatures.filter((signature) => signature.nonce === nonce);
-  return { nonce, signatures: onNonce, phase: "confirming", blockedCode: null, cancelRequested, lastSentAt: now, lastReplacementAt: 0 };
-}
-
-function resumedWatch(loaded: LoadedTransaction, nonce: number, cancelRequested: boolean, now: number): Watch {
-  // A resumed watch counts as just sent: a stuck transaction is bumped a stuck interval from now.
-  const watch = watchOf(loaded.signatures, nonce, cancelRequested, now);
-  if (loaded.record.phase === "blocked") {
-    watch.phase = "blocked";
-    watch.blockedCode = loaded.record.errorCode;
-  }
-  return watch;
-}
-
 /** The status a run starts from (or reports): the stored record's. */
 function statusOfRecord(
   transactionId: string,
@@ -748,14 +451,6 @@ function statusOfRecord(
     blockNumber: record.blockNumber,
     ...(record.approval ? { approval: record.approval } : {}),
   };
-}
-
-async function waitForIndexer(ctx: Ctx, steps: TransactionSteps, chainId: number, blockNumber: number, pollIntervalMs: number): Promise<void> {
-  for (let round = 0; ; round++) {
-    const indexed = await tryStep(ctx, `indexer-${blockNumber}-${round}`, () => steps.indexedBlock(chainId), stepRetryPolicies.check);
-    if (indexed !== null && indexed >= blockNumber) return;
-    await ctx.sleep({ milliseconds: pollIntervalMs });
-  }
 }
 
 export type TransactionExecutionWorkflow = ReturnType<typeof createTransactionExecutionWorkflow>;
