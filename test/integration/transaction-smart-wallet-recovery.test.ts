@@ -8,9 +8,12 @@
  * submission, still end with the call executed once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { transactionExecutionWorkflow } from "../../services/workflows/transaction-execution/api.ts";
+import { getTransaction, listTransactionTransitions } from "../../shared/db/repositories/transactions.ts";
 import { createBundlerAccess } from "../../shared/evm/erc4337/bundler.ts";
 import { withSignatureGas, dummySafeSignature, ENTRY_POINT_V07, entryPointAbi, packSafeSignatures, safeCallData, safeOperationTypedData, type UnsignedUserOperation } from "../../shared/evm/erc4337/safe-account.ts";
 import { bundlerRpc } from "../helpers/bundler.ts";
+import { createInvocationTools } from "../helpers/restate-invocations.ts";
 import { startSmartWalletHarness, type SmartAccount, type SmartWalletHarness } from "../helpers/smart-wallet-harness.ts";
 import type { Hex } from "viem";
 
@@ -140,6 +143,19 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     const final = await h.bundleUntilEnded(transactionId);
     expect(final).toMatchObject({ phase: "completed", error: null });
     expect(await h.callsBy(account.address)).toBe(2n);
+  });
+
+  it("follows an operation the bundler holds when Restate cancels the run, and completes it: the cancel cannot call it back", async () => {
+    const account = await h.newAccount();
+    const transactionId = await h.submitApproved(account, h.pokeData(95));
+    await h.waitForPhase(transactionId, "confirming");
+
+    await createInvocationTools(h.stack).cancelRun(transactionExecutionWorkflow.name, transactionId);
+    // The run heard it: the record keeps the request.
+    await expect.poll(async () => (await getTransaction(h.db, transactionId))?.cancelRequestedAt, { timeout: 15_000 }).toBeInstanceOf(Date);
+
+    await expectExecutedOnce(account, transactionId);
+    expect((await listTransactionTransitions(h.db, transactionId)).map((transition) => transition.phase)).not.toContain("failed");
   });
 
   it("executes once when the worker is SIGKILLed right after the approvals", async () => {

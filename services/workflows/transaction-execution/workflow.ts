@@ -181,7 +181,10 @@ export function createTransactionExecutionWorkflow(dependencies: TransactionExec
         /** Route checks, then the executor's route to its end; re-entered after a Restate cancellation. */
         const execute = async (): Promise<TransactionStatus> => {
           if (!progress.watch) {
-            if (state.cancelRequested && !custody) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
+            // Custody and smart wallet answer a cancellation themselves: the provider is asked to
+            // cancel; an operation the bundler may hold is followed to its end.
+            const ownCancellation = custody !== null || (executor.route === "smart-wallet" && smartWallet !== null);
+            if (state.cancelRequested && !ownCancellation) throw new RunEnded("CANCELLED", "cancelled before a nonce was taken", { txHash: null, nonce: null });
             if (!IMPLEMENTED_ROUTES.includes(operation.executor.route)) {
               throw transactionError("SIGNER_ROUTE_UNSUPPORTED", `signer route "${operation.executor.route}" is not available on this worker`);
             }
