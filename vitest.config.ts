@@ -19,6 +19,7 @@ const REPLAY_SUITES = [
   "test/integration/transaction-nonce-fill.test.ts",
   "test/integration/transaction-stuck.test.ts",
   "test/integration/transaction-sign-only.test.ts",
+  "test/integration/transaction-custody.test.ts",
   "test/integration/transaction-smart-wallet.test.ts",
   "test/integration/transaction-smart-wallet-reorg.test.ts",
   "test/integration/identity-recovery.test.ts",
