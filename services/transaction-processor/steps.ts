@@ -185,7 +185,18 @@ export function createProcessorSteps(dependencies: ProcessorStepDependencies) {
         signatures.push(again);
         outcome = await sendOnce(chain, again);
       }
-      if (outcome.kind === "nonce-too-low" && (await anyKnown(chain, signatures))) outcome = { kind: "sent" };
+      if (outcome.kind === "nonce-too-low") {
+        // Another attempt of this same step may have stored and sent other bytes of the call on
+        // the nonce: one whose worker lost Restate mid-step and ran on while Restate started the
+        // step again elsewhere (both read nothing stored). Those bytes are ours too; counting the
+        // nonce as another sender's would sign the call again at a new nonce.
+        const stored = await storedSignaturesAt(request.transactionId, nonce);
+        const ours = [...stored.filter((signature) => !signatures.some((own) => own.hash === signature.hash)), ...signatures];
+        if (await anyKnown(chain, ours)) {
+          signatures.splice(0, signatures.length, ...ours);
+          outcome = { kind: "sent" };
+        }
+      }
       if (outcome.kind === "nonce-too-low" || outcome.kind === "rejected") {
         // These bytes will never be mined (their nonce is used, or the node refuses them for
         // good); no later run may wait for them.
