@@ -42,19 +42,29 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     }
   };
 
+  /** The account made `calls` calls, each with a nonce of its own: no more, no fewer. */
+  const expectCalls = async (account: SmartAccount, calls: bigint) => {
+    expect(await h.callsBy(account.address)).toBe(calls);
+    expect(await entryPointNonce(account)).toBe(calls);
+  };
+
   /** Bundled to its end: completed, the call made once from the account, its one nonce used. */
   const expectExecutedOnce = async (account: SmartAccount, transactionId: string) => {
     expect((await h.bundleUntilEnded(transactionId)).phase).toBe("completed");
-    expect(await h.callsBy(account.address)).toBe(1n);
-    expect(await entryPointNonce(account)).toBe(1n);
+    await expectCalls(account, 1n);
+  };
+
+  /** A new account, deployed by its first operation (the call tagged `tag`), completed. */
+  const deployedAccount = async (tag: number) => {
+    const account = await h.newAccount();
+    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(tag)))).phase).toBe("completed");
+    return account;
   };
 
   const entryPointNonce = (account: SmartAccount) => h.tools.client.readContract({ address: ENTRY_POINT_V07, abi: entryPointAbi, functionName: "getNonce", args: [account.address as Hex, 0n] });
 
   it("blocks a second operation of the account with BLOCKED_BY_QUEUE while the first is queued, then completes both in order", async () => {
-    const account = await h.newAccount();
-    // The account's first operation deploys it.
-    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(10)))).phase).toBe("completed");
+    const account = await deployedAccount(10);
 
     const first = await h.submitApproved(account, h.pokeData(11));
     await h.waitForPhase(first, "confirming");
@@ -66,13 +76,11 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
 
     expect((await h.bundleUntilEnded(first)).phase).toBe("completed");
     expect(await h.bundleUntilEnded(second)).toMatchObject({ phase: "completed", error: null });
-    expect(await h.callsBy(account.address)).toBe(3n);
-    expect(await entryPointNonce(account)).toBe(3n);
+    await expectCalls(account, 3n);
   });
 
   it("gives the nonce of an operation the owners rejected to the account's next one, which unblocks those queued behind it", async () => {
-    const account = await h.newAccount();
-    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(80)))).phase).toBe("completed");
+    const account = await deployedAccount(80);
 
     const rejectedData = h.pokeData(81);
     const rejected = await h.submit(account, rejectedData);
@@ -90,13 +98,11 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
     expect((await h.status(behind))?.approval?.userOperation?.nonce).toBe("2");
     expect((await h.bundleUntilEnded(filler)).phase).toBe("completed");
     expect(await h.bundleUntilEnded(behind)).toMatchObject({ phase: "completed", error: null });
-    expect(await h.callsBy(account.address)).toBe(3n);
-    expect(await entryPointNonce(account)).toBe(3n);
+    await expectCalls(account, 3n);
   });
 
   it("gives operations of one account submitted at the same moment one nonce each, and executes every one once", async () => {
-    const account = await h.newAccount();
-    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(70)))).phase).toBe("completed");
+    const account = await deployedAccount(70);
 
     const ids = await Promise.all([71, 72, 73].map((n) => h.submit(account, h.pokeData(n))));
     for (const id of ids) await h.waitForPhase(id, "awaiting-approval");
@@ -107,13 +113,11 @@ describe("the smart-wallet route through a bundler that bundles on request", () 
       for (const owner of [account.owners[0]!, account.owners[2]!]) expect((await h.approve(id, owner)).status).toBe(200);
     }
     for (const id of ids) expect(await h.bundleUntilEnded(id)).toMatchObject({ phase: "completed", error: null });
-    expect(await h.callsBy(account.address)).toBe(4n);
-    expect(await entryPointNonce(account)).toBe(4n);
+    await expectCalls(account, 4n);
   });
 
   it("is blocked with BLOCKED_BY_QUEUE while the bundler holds another operation of the account on its nonce, and completes once that one is gone", async () => {
-    const account = await h.newAccount();
-    expect((await h.bundleUntilEnded(await h.submitApproved(account, h.pokeData(50)))).phase).toBe("completed");
+    const account = await deployedAccount(50);
 
     // The owners send an operation on the account's next nonce through another client, paying more.
     const access = createBundlerAccess({ url: h.bundler.url });
