@@ -3,7 +3,7 @@
  * `user_operation_nonce`; the partial unique index lets one open transaction hold a nonce, so two
  * preparations that pick the same one at the same moment cannot both keep it: the loser picks again.
  */
-import { and, eq, gte, isNotNull, isNull, ne, notInArray } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, notInArray } from "drizzle-orm";
 import { nextUserOperationNonce } from "../../evm/erc4337/user-operation-nonce.ts";
 import type { Database } from "../client.ts";
 import { transactions } from "../schema/index.ts";
@@ -34,20 +34,8 @@ export async function claimUserOperationNonce(db: Database, parameters: ClaimUse
     const [own] = await db.select({ nonce: transactions.userOperationNonce }).from(transactions).where(eq(transactions.id, transactionId)).limit(1);
     if (!own) throw new Error(`transaction ${transactionId} is not stored; it cannot claim a nonce`);
     if (own.nonce !== null) return own.nonce;
-    const held = await db
-      .select({ nonce: transactions.userOperationNonce })
-      .from(transactions)
-      .where(
-        and(
-          eq(transactions.chainId, chainId),
-          eq(transactions.signerAddress, account),
-          isNotNull(transactions.userOperationNonce),
-          gte(transactions.userOperationNonce, entryPointNonce),
-          notInArray(transactions.phase, [...RELEASED_PHASES]),
-          ne(transactions.id, transactionId),
-        ),
-      );
-    const candidate = nextUserOperationNonce(entryPointNonce, held.map((row) => row.nonce!));
+    const held = (await listHeldUserOperationNonces(db, { chainId, account })).filter((claim) => claim.transactionId !== transactionId);
+    const candidate = nextUserOperationNonce(entryPointNonce, held.map((claim) => claim.nonce));
     try {
       await db.update(transactions).set({ userOperationNonce: candidate, updatedAt: new Date() }).where(and(eq(transactions.id, transactionId), isNull(transactions.userOperationNonce)));
     } catch (error) {
